@@ -1,0 +1,112 @@
+// Package backends selects the GoMLX compute backend the workbench runs on.
+//
+// The pure-Go backend ("go") is always compiled in and is the default: it needs no
+// native library and is the only backend on which float64 is exact end to end.
+// Others are opt-in at build time:
+//
+//	onnx  ONNX Runtime (fast on CPU); build with -tags onnx and run `make onnxruntime`
+//	xla   XLA/PJRT (CPU or CUDA);     build with -tags xla and install a PJRT plugin yourself
+//
+// The environment variable GOMLX_BACKEND (e.g. "go", "onnx", "onnx:cpu") overrides the
+// default. Asking for a backend that is not compiled in is an error that says how to
+// get it; GoMLX itself would panic or try to download a plugin.
+package backends
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/gomlx/compute"
+	_ "github.com/gomlx/compute/gobackend" // the embedded default backend, "go"
+)
+
+// Default is the backend used when neither a name nor GOMLX_BACKEND is given.
+const Default = "go"
+
+// EnvVar is the environment variable that overrides the default backend.
+const EnvVar = "GOMLX_BACKEND"
+
+// howToGet says how to compile in each optional backend.
+var howToGet = map[string]string{
+	"onnx": "rebuild with `-tags onnx` (e.g. `go build -tags onnx ./cmd/belm`) and fetch the library with `make onnxruntime`",
+	"xla":  "rebuild with `-tags xla` and install a PJRT plugin (GoMLX cannot download it on an offline machine)",
+}
+
+// Compiled lists the backends compiled into this binary, sorted.
+func Compiled() []string {
+	l := compute.List()
+	sort.Strings(l)
+	return l
+}
+
+// Resolve returns the backend configuration to use: name if not empty, else
+// $GOMLX_BACKEND if set, else Default.
+func Resolve(name string) string {
+	if name != "" {
+		return name
+	}
+	if env := strings.TrimSpace(os.Getenv(EnvVar)); env != "" {
+		return env
+	}
+	return Default
+}
+
+// Name returns the backend name part of a configuration ("onnx:cpu" -> "onnx").
+func Name(config string) string {
+	n, _, _ := strings.Cut(config, ":")
+	return n
+}
+
+var (
+	mu    sync.Mutex
+	cache = map[string]compute.Backend{}
+)
+
+// New returns the backend for config (see Resolve for the empty string). Backends are
+// cached: asking twice for the same configuration returns the same backend, so
+// compiled graphs and buffers can be shared.
+func New(config string) (compute.Backend, error) {
+	config = Resolve(config)
+	name := Name(config)
+	if !slices.Contains(compute.List(), name) {
+		msg := fmt.Sprintf("backend %q is not compiled into this binary (compiled in: %s)", name, strings.Join(Compiled(), ", "))
+		if how, ok := howToGet[name]; ok {
+			msg += ": " + how
+		} else {
+			msg += fmt.Sprintf(": known backends are go, onnx, xla; check %s", EnvVar)
+		}
+		return nil, fmt.Errorf("%s", msg)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if b, ok := cache[config]; ok && !b.IsFinalized() {
+		return b, nil
+	}
+	b, err := newBackend(config)
+	if err != nil {
+		return nil, fmt.Errorf("starting backend %q: %w", config, err)
+	}
+	cache[config] = b
+	return b, nil
+}
+
+// newBackend calls compute.NewWithConfig, turning its panics into errors.
+func newBackend(config string) (b compute.Backend, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return compute.NewWithConfig(config)
+}
+
+// ExactFloat64 reports whether float64 computations on the named backend are really
+// carried out in float64. ONNX Runtime silently runs float64 convolutions in float32
+// (measured error ~1e-6 instead of ~1e-14), so it is not.
+func ExactFloat64(config string) bool {
+	return Name(Resolve(config)) != "onnx"
+}

@@ -1,0 +1,182 @@
+package belm
+
+import (
+	"fmt"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// runMultistep walks a Multistep sampler from st to level `to`.
+//
+// The step producing level ℓ knows w = min(Window, #known consecutive latents) latents and
+// solves the sampler's relation over the w+1 levels ending at ℓ for x_ℓ. All steps of all
+// samplers with the same Window share one graph, computing
+//
+//	x_new = Σ_m A_m·S_m + Σ_{0<m<W−1} C_m·E_m + C_{W−1}·ε_θ(S_{W−1}),
+//
+// with S_0 … S_{W−1} the window (oldest first, S_{W−1} the newest latent), E_m the ε values
+// kept from earlier steps, and ε of the newest latent evaluated now. Windows shorter than W
+// are padded with zero coefficients, which leaves the result bit-identical.
+func (r *Runner) runMultistep(s Multistep, g *Grid, st State, to int, dir Direction) (State, error) {
+	W := s.Window()
+	known := map[int]*tensors.Tensor{}
+	sign := -1 // latents of st lie below st.Level (inversion) or above (sampling)
+	if st.Dir == Sampling {
+		sign = 1
+	}
+	for j, l := range st.Latents {
+		lv := st.Level + sign*j
+		if lv < 0 || lv > g.N() {
+			return State{}, fmt.Errorf("state latent %d sits at level %d, outside the grid's 0…%d", j, lv, g.N())
+		}
+		known[lv] = l
+	}
+	step := -1 // level increment of the pass
+	if dir == Inversion {
+		step = 1
+	}
+	// The frontier: the last known level in the pass direction, with a contiguous run behind it.
+	front := st.Level
+	for {
+		if _, ok := known[front+step]; !ok {
+			break
+		}
+		front += step
+	}
+	if (to-front)*step <= 0 {
+		return State{Level: to, Latents: []*tensors.Tensor{known[to]}, Dir: dir}, nil
+	}
+	run := 1
+	for {
+		if _, ok := known[front-step*run]; !ok {
+			break
+		}
+		run++
+	}
+	eps := map[int]*tensors.Tensor{}
+	kind := fmt.Sprintf("multistep/%d", W)
+	nCarry := max(0, W-2)
+	body := func(epsFn func(*Node) *Node, in []*Node, param func(int) *Node) ([]*Node, []*Node) {
+		states, carried := in[:W], in[W:]
+		fresh := epsFn(states[W-1])
+		x := Mul(param(pHead), states[0])
+		for m := 1; m < W; m++ {
+			x = Add(x, Mul(param(pHead+m), states[m]))
+		}
+		for m := range carried {
+			x = Add(x, Mul(param(pHead+W+m), carried[m]))
+		}
+		x = Add(x, Mul(param(pHead+W+nCarry), fresh))
+		return []*Node{x}, []*Node{fresh}
+	}
+	steps := (to - front) * step
+	for k := 0; k < steps; k++ {
+		target := front + step*(k+1)
+		w := min(W, run+k)
+		lo := target
+		if dir == Inversion {
+			lo = target - w
+		}
+		ex, err := s.Relation(g, lo, w, dir).Solve(target)
+		if err != nil {
+			return State{}, fmt.Errorf("%s %s, step %d: %w", s.Name(), dir, k, err)
+		}
+		// The window in pass order, oldest first; padded at the front with the newest latent.
+		win := make([]int, w)
+		for m := range win {
+			win[m] = target - step*(w-m)
+		}
+		newest := win[w-1]
+		latents := make([]*tensors.Tensor, 0, W+nCarry)
+		coef := make([]float64, W+nCarry+1)
+		for m := 0; m < W; m++ {
+			if pm := m - (W - w); pm >= 0 {
+				latents = append(latents, known[win[pm]])
+				coef[m] = ex.A[win[pm]-ex.Lo]
+			} else {
+				latents = append(latents, known[newest])
+			}
+		}
+		carried := make([]*tensors.Tensor, nCarry)
+		for pm, lv := range win {
+			c := ex.C[lv-ex.Lo]
+			m := pm + W - w // the slot of this latent in the padded window
+			switch {
+			case c == 0:
+			case lv == newest:
+				coef[W+nCarry] = c
+			case m >= 1 && m <= nCarry && eps[lv] != nil:
+				carried[m-1] = eps[lv]
+				coef[W+m-1] = c
+			default:
+				return State{}, fmt.Errorf("internal error: %s's relation needs ε at level %d, which is not kept", s.Name(), lv)
+			}
+		}
+		for _, c := range carried {
+			if c == nil {
+				c = known[newest] // a finite filler with a zero coefficient
+			}
+			latents = append(latents, c)
+		}
+		net := g.Net[newest]
+		out, keep, err := r.exec(kind, body, latents, r.params(net, coef...))
+		if err != nil {
+			return State{}, stepError(err, s, dir, k, newest, target, net)
+		}
+		r.nfe.Add(1)
+		known[target] = out[0]
+		eps[newest] = keep[0]
+		// Forget what no later step can need.
+		delete(known, target-step*W)
+		delete(eps, target-step*W)
+		if r.Observer != nil {
+			r.Observer(StepInfo{Sampler: s.Name(), Dir: dir, Step: k, Steps: steps, From: newest, To: target, Latent: out[0]})
+		}
+	}
+	res := State{Level: to, Dir: dir}
+	for j := 0; j < W; j++ {
+		l, ok := known[to-step*j]
+		if !ok {
+			break
+		}
+		res.Latents = append(res.Latents, l)
+	}
+	return res, nil
+}
+
+// runEDICT walks EDICT from st to level `to`; one graph per direction, 2 NFE per step.
+func (r *Runner) runEDICT(s EDICT, g *Grid, st State, to int, dir Direction) (State, error) {
+	x := st.Latents[0]
+	y := x
+	if len(st.Latents) > 1 {
+		y = st.Latents[1]
+	}
+	kind := "edict/" + dir.String()
+	body := func(epsFn func(*Node) *Node, in []*Node, param func(int) *Node) ([]*Node, []*Node) {
+		xn, yn := s.step(dir, epsFn, in[0], in[1], param(pHead), param(pHead+1), param(pHead+2))
+		return []*Node{xn, yn}, nil
+	}
+	steps := to - st.Level
+	step := 1
+	if dir == Sampling {
+		steps, step = -steps, -1
+	}
+	for k := 0; k < steps; k++ {
+		from := st.Level + step*k
+		target := from + step
+		i := max(from, target) // the step between levels i−1 and i uses a_i, b_i and t_i
+		a, b := s.Coefficients(g, i)
+		net := g.Net[i]
+		out, _, err := r.exec(kind, body, []*tensors.Tensor{x, y}, r.params(net, a, b, s.P))
+		if err != nil {
+			return State{}, stepError(err, s, dir, k, from, target, net)
+		}
+		r.nfe.Add(2)
+		x, y = out[0], out[1]
+		if r.Observer != nil {
+			r.Observer(StepInfo{Sampler: s.Name(), Dir: dir, Step: k, Steps: steps, From: from, To: target, Latent: x})
+		}
+	}
+	return State{Level: to, Latents: []*tensors.Tensor{x, y}, Dir: dir}, nil
+}

@@ -1,0 +1,377 @@
+package belm
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/belmlab/workbench/belm/backends"
+)
+
+// Runner executes samplers and their inverses with a model on a GoMLX backend.
+//
+// Every step runs as a compiled GoMLX graph that is built once per sampler kind and state
+// shape and reused for all steps and both directions: the network time, the CFG weight and
+// the step's coefficients are inputs of the graph, computed on the host in float64, so
+// nothing recompiles from one step to the next (Compilations counts the builds). Latents
+// stay tensors on the backend between steps; after each step the runner checks, with two
+// scalars computed in the graph, that ε and the new latent are finite.
+type Runner struct {
+	backend compute.Backend
+	config  string
+	model   Model
+	store   *model.Store
+	dtype   dtypes.DType
+
+	cond, uncond *tensors.Tensor
+	guidance     float64
+
+	// Observer, if set, is called after every step (k-diffusion style: the algorithms know
+	// nothing of plots or progress bars).
+	Observer func(StepInfo)
+
+	mu           sync.Mutex
+	execs        map[string]*model.Exec
+	compilations atomic.Int64
+	nfe          atomic.Int64
+}
+
+// StepInfo describes a finished step for a Runner's Observer.
+type StepInfo struct {
+	Sampler  string
+	Dir      Direction
+	Step     int // 0-based index within the pass
+	Steps    int // number of steps of the pass
+	From, To int // levels
+	Latent   *tensors.Tensor
+}
+
+// NewRunner returns a runner for m on the backend named by config ("" = $GOMLX_BACKEND or
+// "go"), computing in dtype (Float32 or Float64). float64 is refused on backends that do not
+// compute it exactly (ONNX Runtime runs float64 convolutions in float32).
+func NewRunner(m Model, config string, dtype dtypes.DType) (*Runner, error) {
+	if dtype != dtypes.Float32 && dtype != dtypes.Float64 {
+		return nil, fmt.Errorf("dtype %s is not supported: use float32 or float64", dtype)
+	}
+	config = backends.Resolve(config)
+	if dtype == dtypes.Float64 && !backends.ExactFloat64(config) {
+		return nil, fmt.Errorf("float64 on backend %q is not float64: ONNX Runtime runs float64 convolutions in float32; use --dtype float32 there, or the go backend for exact float64", config)
+	}
+	b, err := backends.New(config)
+	if err != nil {
+		return nil, err
+	}
+	store := model.NewStore()
+	if sp, ok := m.(StoreProvider); ok && sp.Store() != nil {
+		store = sp.Store()
+	}
+	return &Runner{backend: b, config: config, model: m, store: store, dtype: dtype, execs: map[string]*model.Exec{}}, nil
+}
+
+// Backend returns the backend the runner executes on.
+func (r *Runner) Backend() compute.Backend { return r.backend }
+
+// DType is the runner's computation dtype.
+func (r *Runner) DType() dtypes.DType { return r.dtype }
+
+// Compilations is the number of step graphs built so far.
+func (r *Runner) Compilations() int { return int(r.compilations.Load()) }
+
+// NFE is the number of network evaluations so far (a CFG pair, batched, counts once).
+func (r *Runner) NFE() int { return int(r.nfe.Load()) }
+
+// SetConditioning sets the conditioning of every ε evaluation. With uncond != nil and w > 1
+// it applies classifier-free guidance, ε = ε(x, uncond) + w·(ε(x, cond) − ε(x, uncond)), in
+// one batched call; otherwise ε = ε(x, cond). The same conditioning and w apply in both
+// directions, which exact inversion requires (spec §2.8). Pass nils to clear it.
+func (r *Runner) SetConditioning(cond, uncond *tensors.Tensor, w float64) error {
+	if cond == nil && uncond != nil {
+		return fmt.Errorf("an unconditional embedding without a conditional one")
+	}
+	if cond != nil && uncond != nil && !slices.Equal(cond.Shape().Dimensions, uncond.Shape().Dimensions) {
+		return fmt.Errorf("conditioning shapes differ: cond %s, uncond %s", cond.Shape(), uncond.Shape())
+	}
+	if math.IsNaN(w) || math.IsInf(w, 0) {
+		return fmt.Errorf("guidance weight must be finite, got %g", w)
+	}
+	r.cond, r.uncond, r.guidance = cond, uncond, w
+	if uncond != nil && w <= 1 {
+		r.uncond = nil // CFG is on iff w > 1, as in the reference scripts
+	}
+	return nil
+}
+
+// State is what a pass leaves at a level: the latents a sampler needs to continue from it.
+//
+// For multistep samplers Latents[0] is x_Level and Latents[j] the latent j steps earlier in
+// the pass that produced it: x_{Level−j} after an inversion (an inverted O-BELM state is
+// the pair (x_N, x_{N−1}), which sampling continues from), x_{Level+j} after sampling. For
+// EDICT, Latents is the pair of chains (x_Level, y_Level). A single latent (noise x_N to
+// sample, an image x_0 to invert) is a valid state for every sampler.
+type State struct {
+	Level   int
+	Latents []*tensors.Tensor
+	Dir     Direction // the direction of the pass that produced the state
+}
+
+// X returns the main latent x_Level.
+func (s State) X() *tensors.Tensor { return s.Latents[0] }
+
+// Sample runs s from st down to level 0 and returns x_0.
+func (r *Runner) Sample(s Sampler, g *Grid, st State) (*tensors.Tensor, error) {
+	out, err := r.Run(s, g, st, 0)
+	if err != nil {
+		return nil, err
+	}
+	return out.X(), nil
+}
+
+// Invert runs s from the clean latent x0 up to level top (g.N() for a full inversion; less
+// for a partial one, the reference's freeze_step F being top = N − F) and returns the state
+// needed to sample back exactly.
+func (r *Runner) Invert(s Sampler, g *Grid, x0 *tensors.Tensor, top int) (State, error) {
+	return r.Run(s, g, State{Level: 0, Latents: []*tensors.Tensor{x0}, Dir: Inversion}, top)
+}
+
+// Run walks s over g from state st to level `to`: downward (sampling) when to < st.Level,
+// upward (inversion) when to > st.Level.
+func (r *Runner) Run(s Sampler, g *Grid, st State, to int) (State, error) {
+	if st.Level < 0 || st.Level > g.N() || to < 0 || to > g.N() {
+		return State{}, fmt.Errorf("levels %d → %d are outside the grid's 0…%d", st.Level, to, g.N())
+	}
+	dir := Sampling
+	if to > st.Level {
+		dir = Inversion
+	}
+	if err := s.Validate(dir); err != nil {
+		return State{}, err
+	}
+	if err := r.checkLatents(st.Latents); err != nil {
+		return State{}, err
+	}
+	if to == st.Level {
+		return st, nil
+	}
+	switch sm := s.(type) {
+	case Multistep:
+		return r.runMultistep(sm, g, st, to, dir)
+	case EDICT:
+		return r.runEDICT(sm, g, st, to, dir)
+	}
+	return State{}, fmt.Errorf("sampler %s has no runner", s.Name())
+}
+
+func (r *Runner) checkLatents(ls []*tensors.Tensor) error {
+	if len(ls) == 0 {
+		return fmt.Errorf("no latent given")
+	}
+	for i, l := range ls {
+		if l == nil {
+			return fmt.Errorf("latent %d is nil", i)
+		}
+		if l.DType() != r.dtype {
+			return fmt.Errorf("latent %d has dtype %s but the runner computes in %s: convert it or change --dtype", i, l.DType(), r.dtype)
+		}
+		if l.Rank() < 1 {
+			return fmt.Errorf("latent %d is a scalar: latents are [batch, …]", i)
+		}
+		if i > 0 && !slices.Equal(l.Shape().Dimensions, ls[0].Shape().Dimensions) {
+			return fmt.Errorf("latent shapes differ: %s and %s", ls[0].Shape(), l.Shape())
+		}
+	}
+	if r.cond != nil && r.cond.Shape().Dimensions[0] != ls[0].Shape().Dimensions[0] {
+		return fmt.Errorf("conditioning batch %d does not match the latents' batch %d", r.cond.Shape().Dimensions[0], ls[0].Shape().Dimensions[0])
+	}
+	return nil
+}
+
+// paramsHead is the layout of the head of every step graph's parameter vector.
+const (
+	pT = iota
+	pAlpha
+	pSigma
+	pGuidance
+	pHead
+)
+
+func (r *Runner) params(net Level, rest ...float64) *tensors.Tensor {
+	t := net.T
+	if math.IsNaN(t) {
+		t = 0
+	}
+	p := append([]float64{t, net.Alpha, net.Sigma, r.guidance}, rest...)
+	if r.dtype == dtypes.Float32 {
+		f := make([]float32, len(p))
+		for i, v := range p {
+			f[i] = float32(v)
+		}
+		return tensors.FromFlatDataAndDimensions(f, len(f))
+	}
+	return tensors.FromFlatDataAndDimensions(p, len(p))
+}
+
+// stepGraph is the body of a step graph: given ε_θ at the step's network time, the latent
+// inputs and the parameter vector, it returns the new latents (first the main one) and the
+// ε values to keep.
+type stepGraph func(eps func(x *Node) *Node, latents []*Node, param func(i int) *Node) (out []*Node, keep []*Node)
+
+// exec runs the step graph `kind` (built on first use) on the latents; it returns the new
+// latents, the kept ε values, and an error if ε or the main new latent is not finite.
+func (r *Runner) exec(kind string, body stepGraph, latents []*tensors.Tensor, params *tensors.Tensor) ([]*tensors.Tensor, []*tensors.Tensor, error) {
+	nl := len(latents)
+	r.mu.Lock()
+	e, ok := r.execs[kind]
+	if !ok {
+		fn := func(scope *model.Scope, in []*Node) []*Node {
+			r.compilations.Add(1)
+			xs, params := in[:nl], in[nl]
+			var cond, uncond *Node
+			if len(in) > nl+1 {
+				cond = in[nl+1]
+			}
+			if len(in) > nl+2 {
+				uncond = in[nl+2]
+			}
+			param := func(i int) *Node { return Reshape(Slice(params, AxisElem(i))) }
+			tm := Time{T: param(pT), Alpha: param(pAlpha), Sigma: param(pSigma)}
+			eps := func(x *Node) *Node { return r.epsGraph(scope, x, tm, param(pGuidance), cond, uncond) }
+			out, keep := body(eps, xs, param)
+			// Finiteness flags: x·0 is 0 for finite x and NaN otherwise (no IsFinite on onnx).
+			flags := []*Node{finiteFlag(out[0])}
+			for _, k := range keep {
+				flags = append(flags, finiteFlag(k))
+			}
+			res := append(append(out, keep...), Concatenate(flags, 0))
+			return res
+		}
+		var err error
+		e, err = model.NewExec(r.backend, r.store, fn)
+		if err != nil {
+			r.mu.Unlock()
+			return nil, nil, err
+		}
+		r.execs[kind] = e
+	}
+	r.mu.Unlock()
+	args := make([]any, 0, nl+3)
+	for _, l := range latents {
+		args = append(args, l)
+	}
+	args = append(args, params)
+	if r.cond != nil {
+		args = append(args, r.cond)
+		if r.uncond != nil {
+			args = append(args, r.uncond)
+		}
+	}
+	res, err := e.Exec(args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("executing the %s step graph: %w", kind, err)
+	}
+	flags := hostFloat64s(res[len(res)-1])
+	res = res[:len(res)-1]
+	nKeep := len(flags) - 1
+	out, keep := res[:len(res)-nKeep], res[len(res)-nKeep:]
+	for i := 1; i < len(flags); i++ {
+		if flags[i] != 0 {
+			return nil, nil, errNotFinite{what: "eps"}
+		}
+	}
+	if flags[0] != 0 {
+		return nil, nil, errNotFinite{what: "latent"}
+	}
+	return out, keep, nil
+}
+
+type errNotFinite struct{ what string }
+
+func (e errNotFinite) Error() string { return e.what + " not finite" }
+
+func finiteFlag(x *Node) *Node {
+	return Reshape(ReduceAllSum(MulScalar(x, 0)), 1)
+}
+
+// epsGraph evaluates ε_θ(x) with CFG and the model's prediction type converted to ε.
+func (r *Runner) epsGraph(scope *model.Scope, x *Node, tm Time, w, cond, uncond *Node) *Node {
+	var out *Node
+	if uncond != nil {
+		b := x.Shape().Dimensions[0]
+		both := r.model.Eps(scope, Concatenate([]*Node{x, x}, 0), tm, Concatenate([]*Node{uncond, cond}, 0))
+		eu := SliceAxis(both, 0, AxisRange(0, b))
+		ec := SliceAxis(both, 0, AxisRange(b, 2*b))
+		out = Add(eu, Mul(w, Sub(ec, eu)))
+	} else {
+		out = r.model.Eps(scope, x, tm, cond)
+	}
+	pt := "epsilon"
+	if p, ok := r.model.(Predictor); ok {
+		pt = p.PredictionType()
+	}
+	return EpsFromPrediction(pt, out, x, tm)
+}
+
+// EpsFromPrediction converts a model output to ε (diffusers' prediction_type):
+//
+//	epsilon:      ε = out
+//	v_prediction: v = α ε − σ x₀  ⇒  ε = α v + σ x_t
+//	sample:       x̂₀ = out       ⇒  ε = (x_t − α x̂₀)/σ
+//
+// An unknown type panics inside the graph; ValidatePrediction checks it first.
+func EpsFromPrediction(predictionType string, out, x *Node, tm Time) *Node {
+	switch predictionType {
+	case "", "epsilon":
+		return out
+	case "v_prediction":
+		return Add(Mul(tm.Alpha, out), Mul(tm.Sigma, x))
+	case "sample":
+		return Div(Sub(x, Mul(tm.Alpha, out)), tm.Sigma)
+	}
+	panic(fmt.Errorf("unknown prediction_type %q: use epsilon, v_prediction or sample", predictionType))
+}
+
+// ValidatePrediction checks a prediction_type name.
+func ValidatePrediction(predictionType string) error {
+	switch predictionType {
+	case "", "epsilon", "v_prediction", "sample":
+		return nil
+	}
+	return fmt.Errorf("unknown prediction_type %q: use epsilon, v_prediction or sample", predictionType)
+}
+
+func hostFloat64s(t *tensors.Tensor) []float64 {
+	switch v := t.Value().(type) {
+	case []float64:
+		return v
+	case []float32:
+		out := make([]float64, len(v))
+		for i, f := range v {
+			out[i] = float64(f)
+		}
+		return out
+	}
+	panic(fmt.Errorf("unexpected flags tensor %s", t.Shape()))
+}
+
+// stepError wraps a step failure with where it happened.
+func stepError(err error, s Sampler, dir Direction, step, from, to int, net Level) error {
+	if nf, ok := err.(errNotFinite); ok {
+		if nf.what == "eps" {
+			return fmt.Errorf("%s %s, step %d (level %d → %d, t=%g): the model returned NaN or Inf: check the model, its weights and its input scale",
+				s.Name(), dir, step, from, to, net.T)
+		}
+		hint := ""
+		if s.Name() == NameBDIA && dir == Inversion {
+			hint = "; BDIA's inversion grows like (1/γ)^N: use γ ≥ 0.9 (spec §7.2)"
+		}
+		return fmt.Errorf("%s %s, step %d (level %d → %d): the latent overflowed to Inf/NaN%s", s.Name(), dir, step, from, to, hint)
+	}
+	return fmt.Errorf("%s %s, step %d (level %d → %d): %w", s.Name(), dir, step, from, to, err)
+}
