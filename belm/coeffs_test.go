@@ -20,10 +20,10 @@ func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol*math.Max(1, math
 func TestOBELMTestVectors(t *testing.T) {
 	g := sdGrid(t, 10)
 	for _, tc := range []struct {
-		name       string
-		k          int // code loop index: the step from level N−k to N−k−1
-		hi, hn     float64
-		A, B, C    float64
+		name    string
+		k       int // code loop index: the step from level N−k to N−k−1
+		hi, hn  float64
+		A, B, C float64
 	}{
 		{"k=1 (t 888→777)", 1, 3.23070874, 6.77475836, 0.706316344, 1.29465015, -1.01164974},
 		{"k=9 (t 0→clean)", 9, 0.0291671582, 0.339490587, 0.00786691466, 0.993040834, -0.0316730395},

@@ -149,9 +149,9 @@ func (m *GMM) Eps(_ *model.Scope, x *Node, tm belm.Time, cond *Node) *Node {
 	mu = Reshape(mu, 1, k, m.D)
 	s2 := Reshape(ConvertDType(Const(g, vars), dt), 1, k)
 	sb := Div(tm.Sigma, tm.Alpha)
-	v := Add(s2, Square(sb))                            // [1, K]
+	v := Add(s2, Square(sb))                          // [1, K]
 	diff := Sub(ExpandAxes(Div(xf, tm.Alpha), 1), mu) // [B, K, D]
-	sq := ReduceSum(Square(diff), -1)                   // [B, K]
+	sq := ReduceSum(Square(diff), -1)                 // [B, K]
 	var logw *Node
 	if cond != nil {
 		logw = Log(ConvertDType(cond, dt))
