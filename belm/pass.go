@@ -106,7 +106,16 @@ func (r *Runner) runMultistep(s Multistep, g *Grid, st State, to int, dir Direct
 			case c == 0:
 			case lv == newest:
 				coef[W+nCarry] = c
-			case m >= 1 && m <= nCarry && eps[lv] != nil:
+			case m >= 1 && m <= nCarry:
+				if eps[lv] == nil {
+					// Not evaluated in this pass (sampling from an inverted state): evaluate it
+					// now; the same input bits give the same ε the inversion used.
+					e, err := r.evalEps(known[lv], g.Net[lv])
+					if err != nil {
+						return State{}, stepError(err, s, dir, k, lv, target, g.Net[lv])
+					}
+					eps[lv] = e
+				}
 				carried[m-1] = eps[lv]
 				coef[W+m-1] = c
 			default:
@@ -179,4 +188,17 @@ func (r *Runner) runEDICT(s EDICT, g *Grid, st State, to int, dir Direction) (St
 		}
 	}
 	return State{Level: to, Latents: []*tensors.Tensor{x, y}, Dir: dir}, nil
+}
+
+// evalEps evaluates ε_θ(x) at network time net (one NFE).
+func (r *Runner) evalEps(x *tensors.Tensor, net Level) (*tensors.Tensor, error) {
+	body := func(epsFn func(*Node) *Node, in []*Node, _ func(int) *Node) ([]*Node, []*Node) {
+		return []*Node{epsFn(in[0])}, nil
+	}
+	out, _, err := r.exec("eps", body, []*tensors.Tensor{x}, r.params(net))
+	if err != nil {
+		return nil, err
+	}
+	r.nfe.Add(1)
+	return out[0], nil
 }
