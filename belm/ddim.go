@@ -1,5 +1,7 @@
 package belm
 
+import . "github.com/gomlx/gomlx/core/graph"
+
 // DDIM is the deterministic DDIM sampler (η = 0), explicit Euler on the PF-ODE dx̄ = ε̄ dσ̄
 // (paper Eq. 7):
 //
@@ -12,9 +14,24 @@ package belm
 // The two are different relations (ε at x_i versus at x_{i−1}), so DDIM inversion is not
 // exact: its reconstruction error is O(h) per step. At the clean endpoint ε_θ(x_0) is
 // evaluated at network timestep 1, as the reference code does. State: one latent; NFE: 1.
-type DDIM struct{}
+//
+// With Clip > 0 every step goes through the predicted clean sample, clipped as diffusers'
+// clip_sample does (the CIFAR-10 / CelebA-HQ DDIM baseline, spec §4.1):
+//
+//	x̂₀ = clip((x_from − σ_from ε)/α_from, −Clip, Clip),   x_to = α_to x̂₀ + σ_to ε,
+//
+// which equals the linear map above whenever nothing is clipped.
+type DDIM struct{ Clip float64 }
 
 func (DDIM) Name() string                 { return NameDDIM }
+
+// clippedStep builds the clipped DDIM step from (α_from, σ_from) to (α_to, σ_to).
+func (DDIM) clippedStep(eps func(*Node) *Node, x, aFrom, sFrom, aTo, sTo, clip *Node) *Node {
+	e := eps(x)
+	x0 := Div(Sub(x, Mul(sFrom, e)), aFrom)
+	x0 = Min(Max(x0, Neg(clip)), clip)
+	return Add(Mul(aTo, x0), Mul(sTo, e))
+}
 func (DDIM) NFEPerStep() int              { return 1 }
 func (DDIM) Window() int                  { return 1 }
 func (DDIM) Validate(dir Direction) error { return nil }

@@ -202,3 +202,33 @@ func (r *Runner) evalEps(x *tensors.Tensor, net Level) (*tensors.Tensor, error) 
 	r.nfe.Add(1)
 	return out[0], nil
 }
+
+// runClippedDDIM walks DDIM with x̂₀ clipping; one graph for both directions.
+func (r *Runner) runClippedDDIM(s DDIM, g *Grid, st State, to int, dir Direction) (State, error) {
+	x := st.Latents[0]
+	body := func(epsFn func(*Node) *Node, in []*Node, param func(int) *Node) ([]*Node, []*Node) {
+		return []*Node{s.clippedStep(epsFn, in[0], param(pHead), param(pHead+1), param(pHead+2), param(pHead+3), param(pHead+4))}, nil
+	}
+	step := 1
+	if dir == Sampling {
+		step = -1
+	}
+	steps := (to - st.Level) * step
+	for k := 0; k < steps; k++ {
+		from := st.Level + step*k
+		target := from + step
+		// ε at the upper state when sampling, at the lower one when inverting (as unclipped DDIM).
+		net := g.Net[from]
+		f, t := g.Levels[from], g.Levels[target]
+		out, _, err := r.exec("ddim-clip", body, []*tensors.Tensor{x}, r.params(net, f.Alpha, f.Sigma, t.Alpha, t.Sigma, s.Clip))
+		if err != nil {
+			return State{}, stepError(err, s, dir, k, from, target, net)
+		}
+		r.nfe.Add(1)
+		x = out[0]
+		if r.Observer != nil {
+			r.Observer(StepInfo{Sampler: s.Name(), Dir: dir, Step: k, Steps: steps, From: from, To: target, Latent: x})
+		}
+	}
+	return State{Level: to, Latents: []*tensors.Tensor{x}, Dir: dir}, nil
+}

@@ -161,6 +161,11 @@ func (r *Runner) Run(s Sampler, g *Grid, st State, to int) (State, error) {
 		return st, nil
 	}
 	switch sm := s.(type) {
+	case DDIM:
+		if sm.Clip > 0 {
+			return r.runClippedDDIM(sm, g, st, to, dir)
+		}
+		return r.runMultistep(sm, g, st, to, dir)
 	case Multistep:
 		return r.runMultistep(sm, g, st, to, dir)
 	case EDICT:

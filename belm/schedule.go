@@ -146,19 +146,32 @@ func NewSchedule(c SchedulerConfig) (*Schedule, error) {
 }
 
 // linspace returns n values from a to b: numpy's linspace in float64 (start + i·step, last
-// value exactly b), or torch.linspace(dtype=float32) (float32 step; the first half counted
-// from a, the second half from b).
+// value exactly b), or torch.linspace(dtype=float32) as PyTorch's x86 CPU kernel computes
+// it: a float32 step; the first half counted from a, the second from b; and, in 8-lane AVX2
+// vectors, lane l of a vector starting at index i is (base_i + l·step) with base_i computed
+// for index i (the scalar tail as plain elements). That reproduces diffusers' float32 ᾱ bit
+// for bit (tested against the fixture).
 func linspace(a, b float64, n int, f32 bool) []float64 {
 	out := make([]float64, n)
 	if f32 {
+		const lanes = 8
 		fa, fb := float32(a), float32(b)
 		step := (fb - fa) / float32(n-1)
-		for i := range out {
+		at := func(i int) float32 {
 			if i < n/2 {
-				out[i] = float64(fa + step*float32(i))
-			} else {
-				out[i] = float64(fb - step*float32(n-1-i))
+				return fa + step*float32(i)
 			}
+			return fb - step*float32(n-1-i)
+		}
+		i := 0
+		for ; i <= n-2*lanes; i += lanes {
+			base := at(i)
+			for l := 0; l < lanes; l++ {
+				out[i+l] = float64(base + float32(l)*step)
+			}
+		}
+		for ; i < n; i++ {
+			out[i] = float64(at(i))
 		}
 		return out
 	}

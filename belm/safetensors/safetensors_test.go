@@ -541,6 +541,8 @@ func TestCloseRequireTensor(t *testing.T) {
 		FromFloat32("w", []int{2, 3}, []float32{1, 2, 3, 4, 5, 6}),
 		FromInt64("n", []int{2}, []int64{10, 500}),
 		{Name: "h", DType: F16, Shape: []int{2}, Data: u16s(0x3C00, 0xC000)},
+		FromFloat64("s", nil, []float64{2.5}),
+		FromFloat32("e", []int{0, 3}, nil),
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -570,6 +572,8 @@ func TestCloseRequireTensor(t *testing.T) {
 		{"w", dtypes.Float64, []int{2, 3}, []float64{1, 2, 3, 4, 5, 6}},
 		{"h", dtypes.Float32, []int{2}, []float32{1, -2}},
 		{"n", dtypes.Int64, []int{2}, []int64{10, 500}},
+		{"s", dtypes.Float32, []int{}, []float32{2.5}},
+		{"e", dtypes.Float64, []int{0, 3}, []float64{}},
 	}
 	for _, tt := range tests {
 		tensor, err := f.Tensor(tt.name, tt.dtype)

@@ -210,10 +210,12 @@ func (b *builder) timestepEmbedding(t *Node) *Node {
 	g := b.g
 	t = ConvertDType(t, sdt)
 	batch := t.Shape().Dimensions[0]
-	k := Iota(g, shapes.Make(sdt, half), 0)
-	expo := Mul(k, Scalar(g, sdt, -math.Log(10000)))
-	expo = Div(expo, Scalar(g, sdt, float64(half)-cfg.FreqShift))
-	freqs := Exp(expo)
+	var freqs *Node
+	if sdt == dtypes.Float32 {
+		freqs = Const(g, sinusoidFreqs32(half, cfg.FreqShift))
+	} else {
+		freqs = ConvertDType(Const(g, sinusoidFreqs64(half, cfg.FreqShift)), sdt)
+	}
 	args := Mul(ExpandAxes(t, 1), ExpandAxes(freqs, 0)) // [B, half]
 	parts := []*Node{Sin(args), Cos(args)}
 	if cfg.FlipSinToCos {

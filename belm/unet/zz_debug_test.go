@@ -29,3 +29,15 @@ func TestZZSinusoid(t *testing.T) {
 		}
 	}
 }
+
+func TestZZSoftmax(t *testing.T) {
+	io := openIO(t)
+	x, xShape := fixture(t, io, "x")
+	ts, _ := fixture(t, io, "t")
+	want, _ := fixture(t, io, "eps_f64")
+	for _, on := range []bool{false, true} {
+		u := loadTiny(t, withFloat32Softmax(on))
+		eps := runDebug(t, u, dtypes.Float64, x, xShape, ts, nil)[0]
+		fmt.Printf("f32softmax=%v diff=%g\n", on, maxAbsDiff(t, eps, want))
+	}
+}
