@@ -23,7 +23,7 @@ import . "github.com/gomlx/gomlx/core/graph"
 // which equals the linear map above whenever nothing is clipped.
 type DDIM struct{ Clip float64 }
 
-func (DDIM) Name() string                 { return NameDDIM }
+func (DDIM) Name() string { return NameDDIM }
 
 // clippedStep builds the clipped DDIM step from (α_from, σ_from) to (α_to, σ_to).
 func (DDIM) clippedStep(eps func(*Node) *Node, x, aFrom, sFrom, aTo, sTo, clip *Node) *Node {

@@ -21,9 +21,9 @@ type replay struct {
 	v     *model.Variable
 }
 
-func newReplay(t *testing.T, shape tensors.Tensor) *replay {
+func newReplay(init *tensors.Tensor) *replay {
 	s := model.NewStore()
-	return &replay{store: s, v: s.RootScope().VariableWithValue("eps", &shape)}
+	return &replay{store: s, v: s.RootScope().VariableWithValue("eps", init)}
 }
 
 func (m *replay) Store() *model.Store { return m.store }
@@ -87,7 +87,7 @@ func TestDiffusersDDIMTrajectories(t *testing.T) {
 				epsV, _ := belm.Values(eps)
 				n := 3 * 8 * 8
 				first, _ := belm.NewTensor(epsV[:n], p.dtype, 1, 3, 8, 8)
-				m := newReplay(t, *first)
+				m := newReplay(first)
 				r, err := belm.NewRunner(m, "go", p.dtype)
 				if err != nil {
 					t.Fatal(err)

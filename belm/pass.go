@@ -57,9 +57,10 @@ func (r *Runner) runMultistep(s Multistep, g *Grid, st State, to int, dir Direct
 	eps := map[int]*tensors.Tensor{}
 	kind := fmt.Sprintf("multistep/%d", W)
 	nCarry := max(0, W-2)
-	body := func(epsFn func(*Node) *Node, in []*Node, param func(int) *Node) ([]*Node, []*Node) {
+	body := func(env stepEnv, in []*Node) ([]*Node, []*Node) {
+		param := env.Param
 		states, carried := in[:W], in[W:]
-		fresh := epsFn(states[W-1])
+		fresh := env.Eps(states[W-1])
 		x := Mul(param(pHead), states[0])
 		for m := 1; m < W; m++ {
 			x = Add(x, Mul(param(pHead+m), states[m]))
@@ -162,8 +163,9 @@ func (r *Runner) runEDICT(s EDICT, g *Grid, st State, to int, dir Direction) (St
 		y = st.Latents[1]
 	}
 	kind := "edict/" + dir.String()
-	body := func(epsFn func(*Node) *Node, in []*Node, param func(int) *Node) ([]*Node, []*Node) {
-		xn, yn := s.step(dir, epsFn, in[0], in[1], param(pHead), param(pHead+1), param(pHead+2))
+	body := func(env stepEnv, in []*Node) ([]*Node, []*Node) {
+		p := env.Param
+		xn, yn := s.step(dir, env.Eps, in[0], in[1], p(pHead), p(pHead+1), p(pHead+2))
 		return []*Node{xn, yn}, nil
 	}
 	steps := to - st.Level
@@ -192,8 +194,8 @@ func (r *Runner) runEDICT(s EDICT, g *Grid, st State, to int, dir Direction) (St
 
 // evalEps evaluates ε_θ(x) at network time net (one NFE).
 func (r *Runner) evalEps(x *tensors.Tensor, net Level) (*tensors.Tensor, error) {
-	body := func(epsFn func(*Node) *Node, in []*Node, _ func(int) *Node) ([]*Node, []*Node) {
-		return []*Node{epsFn(in[0])}, nil
+	body := func(env stepEnv, in []*Node) ([]*Node, []*Node) {
+		return []*Node{env.Eps(in[0])}, nil
 	}
 	out, _, err := r.exec("eps", body, []*tensors.Tensor{x}, r.params(net))
 	if err != nil {
@@ -206,8 +208,9 @@ func (r *Runner) evalEps(x *tensors.Tensor, net Level) (*tensors.Tensor, error) 
 // runClippedDDIM walks DDIM with x̂₀ clipping; one graph for both directions.
 func (r *Runner) runClippedDDIM(s DDIM, g *Grid, st State, to int, dir Direction) (State, error) {
 	x := st.Latents[0]
-	body := func(epsFn func(*Node) *Node, in []*Node, param func(int) *Node) ([]*Node, []*Node) {
-		return []*Node{s.clippedStep(epsFn, in[0], param(pHead), param(pHead+1), param(pHead+2), param(pHead+3), param(pHead+4))}, nil
+	body := func(env stepEnv, in []*Node) ([]*Node, []*Node) {
+		p := env.Param
+		return []*Node{s.clippedStep(env.Eps, in[0], p(pHead), p(pHead+1), p(pHead+2), p(pHead+3), p(pHead+4))}, nil
 	}
 	step := 1
 	if dir == Sampling {

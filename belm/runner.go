@@ -223,10 +223,17 @@ func (r *Runner) params(net Level, rest ...float64) *tensors.Tensor {
 	return tensors.FromFlatDataAndDimensions(p, len(p))
 }
 
-// stepGraph is the body of a step graph: given ε_θ at the step's network time, the latent
-// inputs and the parameter vector, it returns the new latents (first the main one) and the
-// ε values to keep.
-type stepGraph func(eps func(x *Node) *Node, latents []*Node, param func(i int) *Node) (out []*Node, keep []*Node)
+// stepEnv is what a step graph body can use: ε_θ at the step's network time (params
+// 0…3), ε_θ at any other time, and the parameters.
+type stepEnv struct {
+	Eps   func(x *Node) *Node
+	EpsAt func(x *Node, tm Time) *Node
+	Param func(i int) *Node
+}
+
+// stepGraph is the body of a step graph: given the latent inputs it returns the new latents
+// (first the main one) and the ε values to keep.
+type stepGraph func(env stepEnv, latents []*Node) (out []*Node, keep []*Node)
 
 // exec runs the step graph `kind` (built on first use) on the latents; it returns the new
 // latents, the kept ε values, and an error if ε or the main new latent is not finite.
@@ -247,8 +254,9 @@ func (r *Runner) exec(kind string, body stepGraph, latents []*tensors.Tensor, pa
 			}
 			param := func(i int) *Node { return Reshape(Slice(params, AxisElem(i))) }
 			tm := Time{T: param(pT), Alpha: param(pAlpha), Sigma: param(pSigma)}
-			eps := func(x *Node) *Node { return r.epsGraph(scope, x, tm, param(pGuidance), cond, uncond) }
-			out, keep := body(eps, xs, param)
+			epsAt := func(x *Node, tm Time) *Node { return r.epsGraph(scope, x, tm, param(pGuidance), cond, uncond) }
+			env := stepEnv{Eps: func(x *Node) *Node { return epsAt(x, tm) }, EpsAt: epsAt, Param: param}
+			out, keep := body(env, xs)
 			// Finiteness flags: x·0 is 0 for finite x and NaN otherwise (no IsFinite on onnx).
 			flags := []*Node{finiteFlag(out[0])}
 			for _, k := range keep {

@@ -20,6 +20,8 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add(valid)
 	f.Add(file(`{}`, nil))
+	f.Add(file(`{"__metadata__":null,"z":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"I8","shape":[2],"data_offsets":[1,3]},"e":{"dtype":"F64","shape":[3,0],"data_offsets":[1,1]}}`, []byte{1, 2, 3}))
+	f.Add(file(` {"\u0061\ud800":{"dtype":"BOOL","shape":[1],"data_offsets":[0,1],"x":[{}]}} `, []byte{1}))
 	f.Add(prefixed(1<<60, []byte("{}")))
 	f.Add(file(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, make([]byte, 8)))
 	f.Add(file(`{"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}}`, make([]byte, 8)))

@@ -170,10 +170,13 @@ func (b *builder) attention(a attnPlan, x *Node) *Node {
 	scores := DotGeneral(q, []int{3}, []int{0, 2}, k, []int{3}, []int{0, 2})
 	scores = MulScalar(scores, 1/math.Sqrt(float64(a.headDim)))
 	var probs *Node
-	if b.u.opts.float32Softmax && b.dtype != dtypes.Float32 {
-		probs = ConvertDType(Softmax(ConvertDType(scores, dtypes.Float32), -1), b.dtype)
-	} else {
+	switch {
+	case b.dtype == dtypes.Float32 || b.u.opts.softmaxLanes == 0:
 		probs = Softmax(scores, -1)
+	case b.u.opts.softmaxLanes < 0:
+		probs = ConvertDType(Softmax(ConvertDType(scores, dtypes.Float32), -1), b.dtype)
+	default:
+		probs = torchSoftmax32(scores, b.u.opts.softmaxLanes)
 	}
 	// o[b, h, i, d] = Σ_j probs[b, h, i, j]·v[b, j, h, d]
 	o := DotGeneral(probs, []int{3}, []int{0, 1}, v, []int{1}, []int{0, 2})

@@ -58,7 +58,7 @@ var (
 type options struct {
 	dtype           dtypes.DType
 	float32Sinusoid bool
-	float32Softmax  bool
+	softmaxLanes    int // 0: softmax in the graph dtype; <0: GoMLX float32; >0 PyTorch float32 emulation
 }
 
 func defaultOptions() options {
@@ -85,8 +85,8 @@ func WithFloat32Sinusoid(on bool) Option {
 // withFloat32Softmax computes attention softmaxes in float32 in a float64 graph, as
 // diffusers' AttnProcessor (upcast_softmax, used with PyTorch < 2) happens to do.
 // Unexported: the fixtures were checked without it (see the tests).
-func withFloat32Softmax(on bool) Option {
-	return func(o *options) { o.float32Softmax = on }
+func withFloat32Softmax(lanes int) Option {
+	return func(o *options) { o.softmaxLanes = lanes }
 }
 
 // Weights is a source of named tensors: a *safetensors.File or a TensorMap.
