@@ -257,7 +257,6 @@ func (r *Runner) exec(kind string, body stepGraph, latents []*tensors.Tensor, pa
 			epsAt := func(x *Node, tm Time) *Node { return r.epsGraph(scope, x, tm, param(pGuidance), cond, uncond) }
 			env := stepEnv{Eps: func(x *Node) *Node { return epsAt(x, tm) }, EpsAt: epsAt, Param: param}
 			out, keep := body(env, xs)
-			// Finiteness flags: x·0 is 0 for finite x and NaN otherwise (no IsFinite on onnx).
 			flags := []*Node{finiteFlag(out[0])}
 			for _, k := range keep {
 				flags = append(flags, finiteFlag(k))
@@ -294,11 +293,11 @@ func (r *Runner) exec(kind string, body stepGraph, latents []*tensors.Tensor, pa
 	nKeep := len(flags) - 1
 	out, keep := res[:len(res)-nKeep], res[len(res)-nKeep:]
 	for i := 1; i < len(flags); i++ {
-		if flags[i] != 0 {
+		if math.IsNaN(flags[i]) || math.IsInf(flags[i], 0) {
 			return nil, nil, errNotFinite{what: "eps"}
 		}
 	}
-	if flags[0] != 0 {
+	if math.IsNaN(flags[0]) || math.IsInf(flags[0], 0) {
 		return nil, nil, errNotFinite{what: "latent"}
 	}
 	return out, keep, nil
@@ -308,8 +307,11 @@ type errNotFinite struct{ what string }
 
 func (e errNotFinite) Error() string { return e.what + " not finite" }
 
+// finiteFlag is the sum of x's values: NaN or ±Inf iff some value is (or the values are so
+// large, > 1e300 in float64, that their sum overflows, which is garbage anyway). A flat
+// 1-D sum is the cheapest reduction on the go backend, and IsFinite does not exist on onnx.
 func finiteFlag(x *Node) *Node {
-	return Reshape(ReduceAllSum(MulScalar(x, 0)), 1)
+	return Reshape(ReduceSum(Reshape(x, x.Shape().Size()), 0), 1)
 }
 
 // epsGraph evaluates ε_θ(x) with CFG and the model's prediction type converted to ε.

@@ -45,8 +45,8 @@
 // # Reading
 //
 // Open memory-maps the file read-only where the platform allows it and
-// otherwise reads it into memory. Raw returns views into that mapping, valid
-// until Close; writing into them faults. Float32, Float64, Int64 and Tensor
+// otherwise reads it into memory. Raw returns views into that memory, valid
+// until Close, which must not be modified (writing into a mapping faults). Float32, Float64, Int64 and Tensor
 // return fresh copies, converting dtypes as documented on each method. A File
 // is safe for concurrent reads; Close must not race with them.
 //

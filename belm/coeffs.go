@@ -1,0 +1,100 @@
+package belm
+
+import "fmt"
+
+// CoeffRow is one step of a pass with its coefficients, as `belm coeffs` prints them.
+// Names are relative to i, the newest known level (x_i): a sampling step produces x_{i−1},
+// an inversion step x_{i+1}; h_i = σ̄_i − σ̄_{i−1} and h_{i+1} = σ̄_{i+1} − σ̄_i.
+type CoeffRow struct {
+	Dir   string             `json:"direction"`
+	Step  int                `json:"step"`
+	T     float64            `json:"t"`      // network timestep of x_i (−1: the clean endpoint)
+	TNext float64            `json:"t_next"` // network timestep of the produced latent (−1: clean)
+	Hi    float64            `json:"h_i"`
+	Hnext float64            `json:"h_i+1"`
+	Coef  map[string]float64 `json:"coefficients"`
+	Names []string           `json:"-"` // the coefficient names in display order
+}
+
+// CoefficientTable lists the steps of a sampling pass from noise (x_N alone) and of a full
+// inversion over g, with each step's coefficients computed exactly as the runner uses them.
+func CoefficientTable(s Sampler, g *Grid) ([]CoeffRow, error) {
+	var rows []CoeffRow
+	n := g.N()
+	tOf := func(l int) float64 {
+		if g.Levels[l] == Clean {
+			return -1
+		}
+		return g.Levels[l].T
+	}
+	h := func(i int) float64 {
+		if i < 1 || i > n {
+			return 0
+		}
+		return g.H(i)
+	}
+	for _, dir := range []Direction{Sampling, Inversion} {
+		if err := s.Validate(dir); err != nil {
+			return nil, err
+		}
+		for k := 0; k < n; k++ {
+			i, target := n-k, n-k-1 // sampling: from the newest level i down
+			if dir == Inversion {
+				i, target = k, k+1
+			}
+			row := CoeffRow{Dir: dir.String(), Step: k, T: tOf(i), TNext: tOf(target), Hi: h(i), Hnext: h(i + 1), Coef: map[string]float64{}}
+			add := func(name string, v float64) {
+				row.Coef[name] = v
+				row.Names = append(row.Names, name)
+			}
+			switch sm := s.(type) {
+			case EDICT:
+				a, b := sm.Coefficients(g, max(i, target))
+				add("a", a)
+				add("b", b)
+				add("p", sm.P)
+			case Multistep:
+				w := min(s.Window(), k+1)
+				lo := target
+				if dir == Inversion {
+					lo = target - w
+				}
+				ex, err := sm.Relation(g, lo, w, dir).Solve(target)
+				if err != nil {
+					return nil, fmt.Errorf("%s step %d: %w", dir, k, err)
+				}
+				for j := w; j >= 1; j-- { // oldest first
+					l := i + j - 1
+					if dir == Inversion {
+						l = i - j + 1
+					}
+					add("x_"+rel(l-i), ex.A[l-ex.Lo])
+				}
+				for j := w; j >= 1; j-- {
+					l := i + j - 1
+					if dir == Inversion {
+						l = i - j + 1
+					}
+					if c := ex.C[l-ex.Lo]; c != 0 {
+						add("eps_"+rel(l-i), c)
+					}
+				}
+			default:
+				return nil, fmt.Errorf("no coefficient table for %s", s.Name())
+			}
+			rows = append(rows, row)
+		}
+	}
+	return rows, nil
+}
+
+// rel names level i+d: "i", "i+1", "i-1".
+func rel(d int) string {
+	switch {
+	case d == 0:
+		return "i"
+	case d > 0:
+		return fmt.Sprintf("{i+%d}", d)
+	}
+	return fmt.Sprintf("{i%d}", d)
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/belmlab/workbench/belm"
+	"github.com/belmlab/workbench/belm/study"
+)
+
+func init() {
+	register("coeffs", "print every step's timesteps, step sizes and coefficients (sampling and inversion)", runCoeffs)
+	register("roundtrip", "invert then reconstruct analytic data: error per sampler and N", runRoundTrip)
+	register("order", "fit the LTE and global-error orders on an analytic model", runOrder)
+}
+
+func runCoeffs(args []string) error {
+	fs := flag.NewFlagSet("coeffs", flag.ContinueOnError)
+	var sf scheduleFlags
+	sf.register(fs, "scaled_linear", "linspace")
+	n := fs.Int("num_inference_steps", 10, "number of steps N")
+	sampler := fs.String("sampler_type", "belm", "ddim | edict | bdia | belm | belmK")
+	gamma := fs.Float64("bdia_gamma", belm.DefaultSamplerOptions.BDIAGamma, "BDIA's γ")
+	p := fs.Float64("edict_p", belm.DefaultSamplerOptions.EDICTP, "EDICT's p")
+	format := fs.String("format", "table", "table | json")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	sc, err := sf.schedule()
+	if err != nil {
+		return err
+	}
+	s, err := belm.ParseSampler(*sampler, belm.SamplerOptions{BDIAGamma: *gamma, EDICTP: *p})
+	if err != nil {
+		return err
+	}
+	sched, err := belm.NewSchedule(sc)
+	if err != nil {
+		return err
+	}
+	g, err := sched.Grid(*n)
+	if err != nil {
+		return err
+	}
+	rows, err := belm.CoefficientTable(s, g)
+	if err != nil {
+		return err
+	}
+	if *format == "json" {
+		return writeJSON(os.Stdout, map[string]any{"sampler": s.Name(), "scheduler": sc, "num_inference_steps": *n, "timesteps": g.Timesteps(), "steps": rows})
+	}
+	fmt.Printf("%s, %s/%s, N=%d, timesteps %v (t=-1: the clean endpoint α=1, σ=0)\n", s.Name(), sc.BetaSchedule, sc.TimestepSpacing, *n, g.Timesteps())
+	var tw = table(os.Stdout)
+	for i, r := range rows {
+		if i == 0 || r.Dir != rows[i-1].Dir {
+			tw.Flush()
+			fmt.Printf("\n%s (a step from x_i produces x_%s):\n", r.Dir, map[string]string{"sampling": "{i-1}", "inversion": "{i+1}"}[r.Dir])
+		}
+		if i == 0 || r.Dir != rows[i-1].Dir || !slices.Equal(r.Names, rows[i-1].Names) {
+			fmt.Fprintf(tw, "step\tt\tt_next\th_i\th_{i+1}\t%s\t\n", strings.Join(r.Names, "\t"))
+		}
+		fmt.Fprintf(tw, "%d\t%g\t%g\t%.9g\t%.9g\t", r.Step, r.T, r.TNext, r.Hi, r.Hnext)
+		for _, n := range r.Names {
+			fmt.Fprintf(tw, "%.9g\t", r.Coef[n])
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}
+
+func runRoundTrip(args []string) error {
+	fs := flag.NewFlagSet("roundtrip", flag.ContinueOnError)
+	var cf commonFlags
+	cf.register(fs, "ddim,edict,bdia,belm")
+	steps := fs.String("num_inference_steps", "10,20,50,100", "comma-separated step counts N")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c, err := cf.common()
+	if err != nil {
+		return err
+	}
+	ns, err := parseInts(*steps, "num_inference_steps")
+	if err != nil {
+		return err
+	}
+	res, err := study.RoundTrip(c, cf.samplers(), ns)
+	if err != nil {
+		return err
+	}
+	if cf.format == "json" {
+		return writeJSON(os.Stdout, map[string]any{"model": c.Model, "dim": c.D, "batch_size": c.Batch, "scheduler": c.Schedule, "results": res})
+	}
+	fmt.Printf("round trip (invert, then sample back) on %s data, D=%d, %d points, %s/%s, %s; errors relative to max|x0|\n",
+		c.Model, c.D, c.Batch, c.Schedule.BetaSchedule, c.Schedule.TimestepSpacing, c.DType)
+	tw := table(os.Stdout)
+	fmt.Fprintln(tw, "sampler\tN\tmax abs\tRMS\tstd(x_N)\tNFE\tseconds\t")
+	for _, r := range res {
+		if r.Err != "" {
+			fmt.Fprintf(tw, "%s\t%d\tfailed\t\t\t\t\t%s\n", r.Sampler, r.N, r.Err)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.2e\t%.2e\t%.3f\t%d\t%.3f\t\n", r.Sampler, r.N, r.MaxAbs, r.RMS, r.InvertedStd, r.NFE, r.Seconds)
+	}
+	return tw.Flush()
+}
+
+func runOrder(args []string) error {
+	fs := flag.NewFlagSet("order", flag.ContinueOnError)
+	var cf commonFlags
+	cf.register(fs, "ddim,bdia,belm")
+	var o study.OrderConfig
+	fs.Float64Var(&o.SigmaStar, "lte_sigma_bar", 0.5, "σ̄ at which the LTE is measured")
+	fs.Float64Var(&o.HMin, "lte_h_min", 0.002, "smallest step size h of the LTE study")
+	fs.Float64Var(&o.HMax, "lte_h_max", 0.05, "largest step size h of the LTE study")
+	fs.Float64Var(&o.Ratio, "lte_ratio", 1.3, "ratio of consecutive steps h_{i+1}/h_i in the LTE study")
+	fs.Float64Var(&o.SigmaMax, "sigma_bar_max", 10, "σ̄ at which global-error sampling starts")
+	fs.Float64Var(&o.Rho, "rho", 2, "power of the global-error grid σ̄_i = σ̄max (i/N)^ρ")
+	steps := fs.String("num_inference_steps", "20,40,80,160", "step counts N of the global-error study")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c, err := cf.common()
+	if err != nil {
+		return err
+	}
+	if o.Ns, err = parseInts(*steps, "num_inference_steps"); err != nil {
+		return err
+	}
+	if fs.Lookup("batch_size").Value.String() == "64" {
+		c.Batch = 8 // orders need few trajectories
+	}
+	res, err := study.Orders(c, o, cf.samplers())
+	if err != nil {
+		return err
+	}
+	if cf.format == "json" {
+		return writeJSON(os.Stdout, map[string]any{"model": c.Model, "dim": c.D, "results": res})
+	}
+	fmt.Printf("orders on %s data, D=%d (LTE: log τ vs log h, expected DDIM 2, BDIA 2, O-BELM 3; global: −log error vs log N, expected DDIM 1, O-BELM 2)\n", c.Model, c.D)
+	tw := table(os.Stdout)
+	fmt.Fprintln(tw, "sampler\tLTE slope\tglobal order\tLTE at h_max\tglobal error at N_max\t")
+	for _, r := range res {
+		fmt.Fprintf(tw, "%s\t%.3f\t%.3f\t%.2e\t%.2e\t\n", r.Sampler, r.LTESlope, r.GlobalOrder, last(r.LTE), last(r.Global))
+	}
+	return tw.Flush()
+}
+
+func last(p []belm.OrderPoint) float64 {
+	if len(p) == 0 {
+		return math.NaN()
+	}
+	return p[len(p)-1].Error
+}
