@@ -126,18 +126,19 @@ func (r *Runner) GlobalStudy(s Sampler, flow Flow, x0 []float64, shape []int, si
 	return out, nil
 }
 
-// FitLogLogSlope fits log y = slope·log x + b by least squares over the points with x, y > 0.
+// FitLogLogSlope fits log y = slope·log x + b by least squares over the points whose x and y
+// are positive and finite; ok is false with fewer than two such points or equal x values.
 func FitLogLogSlope(x, y []float64) (slope float64, ok bool) {
-	var sx, sy, sxx, sxy, n float64
-	for i := range x {
-		if i >= len(y) || !(x[i] > 0) || !(y[i] > 0) || math.IsInf(y[i], 0) {
+	var n, sx, sy, sxx, sxy float64
+	for i := range min(len(x), len(y)) {
+		if !(x[i] > 0) || !(y[i] > 0) || math.IsInf(x[i], 0) || math.IsInf(y[i], 0) {
 			continue
 		}
 		lx, ly := math.Log(x[i]), math.Log(y[i])
-		sx, sy, sxx, sxy, n = sx+lx, sy+ly, sxx+lx*lx, sxy+lx*ly, n+1
+		n, sx, sy, sxx, sxy = n+1, sx+lx, sy+ly, sxx+lx*lx, sxy+lx*ly
 	}
 	d := n*sxx - sx*sx
-	if n < 2 || d == 0 {
+	if n < 2 || d <= 1e-12*n*sxx {
 		return math.NaN(), false
 	}
 	return (n*sxy - sx*sy) / d, true

@@ -1,6 +1,8 @@
 package viz
 
 import (
+	"github.com/belmlab/workbench/belm"
+
 	"errors"
 	"fmt"
 	"math"
@@ -36,31 +38,10 @@ func (c Curve) label() string {
 	return SamplerLabel(c.Sampler)
 }
 
-// FitLogLogSlope fits log y = slope·log x + c by least squares over the
-// points where both x and y are positive and finite (others are ignored).
-// ok is false when fewer than two points remain or all their x are equal.
-func FitLogLogSlope(x, y []float64) (slope float64, ok bool) {
-	var n, sx, sy, sxx, sxy float64
-	for i := range min(len(x), len(y)) {
-		if !(x[i] > 0) || !(y[i] > 0) || math.IsInf(x[i], 0) || math.IsInf(y[i], 0) {
-			continue
-		}
-		lx, ly := math.Log(x[i]), math.Log(y[i])
-		n++
-		sx += lx
-		sy += ly
-		sxx += lx * lx
-		sxy += lx * ly
-	}
-	if n < 2 {
-		return 0, false
-	}
-	d := n*sxx - sx*sx
-	if d <= 1e-12*n*sxx {
-		return 0, false
-	}
-	return (n*sxy - sx*sy) / d, true
-}
+// FitLogLogSlope fits log y = slope·log x + b by least squares, ignoring points with a
+// non-positive or infinite coordinate. It is belm.FitLogLogSlope, the one used for the
+// fitted orders, so a legend shows exactly the number the study reports.
+func FitLogLogSlope(x, y []float64) (slope float64, ok bool) { return belm.FitLogLogSlope(x, y) }
 
 // series is a curve with the way a figure draws it.
 type series struct {

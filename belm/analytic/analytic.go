@@ -168,6 +168,21 @@ func (m *GMM) Eps(_ *model.Scope, x *Node, tm belm.Time, cond *Node) *Node {
 	return Reshape(eps, x.Shape().Dimensions...)
 }
 
+// Density is the data density p(x₀) of the mixture at one point (D values).
+func (m *GMM) Density(x []float64) float64 {
+	p := 0.0
+	for k, w := range m.Weights {
+		v := m.Stds[k] * m.Stds[k]
+		sq := 0.0
+		for j, xj := range x {
+			d := xj - m.Means[k][j]
+			sq += d * d
+		}
+		p += w * math.Exp(-sq/(2*v)) / math.Pow(2*math.Pi*v, float64(len(x))/2)
+	}
+	return p
+}
+
 // Sample draws data points from the mixture given, per point, a uniform u ∈ [0,1) choosing
 // the component and D normal deviates z; it returns flat B·D values.
 func (m *GMM) Sample(u []float64, z []float64) []float64 {

@@ -1,0 +1,44 @@
+# The workbench's commands. `make figures` is the main job, `make test` runs every test.
+SHELL := /bin/bash
+GO    ?= go
+OUT   ?= out
+
+.PHONY: all figures test test-go test-notebooks vet bench kernel onnxruntime fuzz clean
+
+all: figures
+
+## figures: regenerate every figure (PNG + SVG + CSV/JSON) on the embedded go backend into $(OUT)/figures
+figures:
+	$(GO) run ./cmd/belm figures --out $(OUT)/figures
+
+## test: every test — go vet, the Go tests, then the notebooks executed by a real Jupyter kernel
+test: vet test-go test-notebooks
+
+vet:
+	$(GO) vet ./...
+
+test-go:
+	$(GO) test -count=1 ./...
+
+## test-notebooks: install Jupyter + the GoNB kernel (idempotent) and execute every notebook headless
+test-notebooks: kernel
+	bash kernels/run-notebooks.sh $(OUT)/notebooks
+
+## kernel: install Debian's Jupyter, GoNB + goimports (pinned in kernels/tools) and the "BELM (Go)" kernel
+kernel:
+	bash kernels/install-kernel.sh
+
+## onnxruntime: fetch libonnxruntime.so.1 (onnxruntime-node@1.30.0 from npm) into the cache for -tags onnx
+onnxruntime:
+	bash kernels/onnxruntime.sh
+
+## bench: the sampler benchmarks on the go backend (results go to BENCHMARKS.md by hand)
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 100x ./belm/
+
+## fuzz: fuzz the safetensors header parser for a while
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 3m ./belm/safetensors/
+
+clean:
+	rm -rf $(OUT) bin

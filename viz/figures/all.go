@@ -1,0 +1,56 @@
+package figures
+
+import (
+	"fmt"
+	"os"
+	"time"
+)
+
+// Timing records how long a figure took.
+type Timing struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+}
+
+// All computes every figure and saves each into dir as soon as it is done; progress, if not
+// nil, is told which figure is being computed. It returns the time each step took.
+func All(c Config, dir string, progress func(done, total int, what string)) ([]Timing, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	steps := []struct {
+		what string
+		make func() ([]Figure, error)
+	}{
+		{"round trips (float64, float32)", func() ([]Figure, error) { return RoundTrip(c) }},
+		{"LTE and global orders", func() ([]Figure, error) { return Orders(c) }},
+		{"coefficients", func() ([]Figure, error) { f, err := Coefficients(10); return []Figure{f}, err }},
+		{"2-D trajectories", func() ([]Figure, error) {
+			f, err := Trajectories(c, 10, []string{"ddim", "belm"})
+			return []Figure{f}, err
+		}},
+		{"sample grid", func() ([]Figure, error) { f, err := Samples(c, 10, 8, Samplers); return []Figure{f}, err }},
+		{"interpolation grid", func() ([]Figure, error) { f, err := Interpolation(c, 50, 3); return []Figure{f}, err }},
+	}
+	var times []Timing
+	for i, s := range steps {
+		if progress != nil {
+			progress(i, len(steps), s.what)
+		}
+		start := time.Now()
+		figs, err := s.make()
+		if err != nil {
+			return times, fmt.Errorf("%s: %w", s.what, err)
+		}
+		for _, f := range figs {
+			if err := f.Save(dir); err != nil {
+				return times, fmt.Errorf("saving %s: %w", f.Name, err)
+			}
+		}
+		times = append(times, Timing{Name: s.what, Seconds: time.Since(start).Seconds()})
+	}
+	if progress != nil {
+		progress(len(steps), len(steps), "done")
+	}
+	return times, nil
+}
