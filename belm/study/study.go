@@ -66,6 +66,9 @@ type RoundTripResult struct {
 	DType   string  `json:"dtype"`
 	MaxAbs  float64 `json:"max_abs"`
 	RMS     float64 `json:"rms"`
+	// MSE is the mean squared error in the data's own units (the paper's reconstruction MSE
+	// when the data are images in [−1, 1]).
+	MSE     float64 `json:"mse"`
 	NFE     int     `json:"nfe"`
 	Seconds float64 `json:"seconds"`
 	// InvertedStd is the standard deviation of the inverted x_N (≈ 1 if it looks like N(0,1)).
@@ -121,7 +124,7 @@ func RoundTrip(c Common, samplers []string, ns []int) ([]RoundTripResult, error)
 			res.Seconds, res.NFE = time.Since(start).Seconds(), r.NFE()-nfe0
 			if err != nil {
 				res.Err = err.Error()
-				res.MaxAbs, res.RMS = math.Inf(1), math.Inf(1)
+				res.MaxAbs, res.RMS, res.MSE = math.Inf(1), math.Inf(1), math.Inf(1)
 			} else {
 				v, err := belm.Values(x)
 				if err != nil {
@@ -129,6 +132,8 @@ func RoundTrip(c Common, samplers []string, ns []int) ([]RoundTripResult, error)
 				}
 				e := belm.Compare(v, x0, 0)
 				res.MaxAbs, res.RMS = e.MaxAbs, e.RMS
+				res.MSE = belm.Compare(v, x0, 1).RMS
+				res.MSE *= res.MSE
 			}
 			out = append(out, res)
 			done++
@@ -250,4 +255,11 @@ func std(v []float64) float64 {
 		s += (x - m) * (x - m)
 	}
 	return math.Sqrt(s / float64(len(v)))
+}
+
+func lastErr(p []belm.OrderPoint) float64 {
+	if len(p) == 0 {
+		return math.NaN()
+	}
+	return p[len(p)-1].Error
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"math"
 	"os"
 	"slices"
 	"strings"
@@ -97,16 +96,7 @@ func runRoundTrip(args []string) error {
 	}
 	fmt.Printf("round trip (invert, then sample back) on %s data, D=%d, %d points, %s/%s, %s; errors relative to max|x0|\n",
 		c.Model, c.D, c.Batch, c.Schedule.BetaSchedule, c.Schedule.TimestepSpacing, c.DType)
-	tw := table(os.Stdout)
-	fmt.Fprintln(tw, "sampler\tN\tmax abs\tRMS\tstd(x_N)\tNFE\tseconds\t")
-	for _, r := range res {
-		if r.Err != "" {
-			fmt.Fprintf(tw, "%s\t%d\tfailed\t\t\t\t\t%s\n", r.Sampler, r.N, r.Err)
-			continue
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%.2e\t%.2e\t%.3f\t%d\t%.3f\t\n", r.Sampler, r.N, r.MaxAbs, r.RMS, r.InvertedStd, r.NFE, r.Seconds)
-	}
-	return tw.Flush()
+	return study.WriteRoundTripTable(os.Stdout, res)
 }
 
 func runOrder(args []string) error {
@@ -142,17 +132,5 @@ func runOrder(args []string) error {
 		return writeJSON(os.Stdout, map[string]any{"model": c.Model, "dim": c.D, "results": res})
 	}
 	fmt.Printf("orders on %s data, D=%d (LTE: log τ vs log h, expected DDIM 2, BDIA 2, O-BELM 3; global: −log error vs log N, expected DDIM 1, O-BELM 2)\n", c.Model, c.D)
-	tw := table(os.Stdout)
-	fmt.Fprintln(tw, "sampler\tLTE slope\tglobal order\tLTE at h_max\tglobal error at N_max\t")
-	for _, r := range res {
-		fmt.Fprintf(tw, "%s\t%.3f\t%.3f\t%.2e\t%.2e\t\n", r.Sampler, r.LTESlope, r.GlobalOrder, last(r.LTE), last(r.Global))
-	}
-	return tw.Flush()
-}
-
-func last(p []belm.OrderPoint) float64 {
-	if len(p) == 0 {
-		return math.NaN()
-	}
-	return p[len(p)-1].Error
+	return study.WriteOrderTable(os.Stdout, res)
 }

@@ -30,7 +30,14 @@ func All(c Config, dir string, progress func(done, total int, what string)) ([]T
 			return []Figure{f}, err
 		}},
 		{"sample grid", func() ([]Figure, error) { f, err := Samples(c, 10, 8, Samplers); return []Figure{f}, err }},
-		{"interpolation grid", func() ([]Figure, error) { f, err := Interpolation(c, 50, 3); return []Figure{f}, err }},
+		{"interpolation grids", func() ([]Figure, error) {
+			a, err := Interpolation(c, "belm", 50, 3)
+			if err != nil {
+				return nil, err
+			}
+			b, err := Interpolation(c, "ddim", 50, 3)
+			return []Figure{a, b}, err
+		}},
 	}
 	var times []Timing
 	for i, s := range steps {

@@ -8,7 +8,7 @@
 //	precision         round-trip error, float64 vs float32                     (3)
 //	inverted_noise    histogram of the inverted x_N vs N(0,1)                   (4)
 //	samples           a grid of "shapes" images sampled by each sampler        (5)
-//	interpolation     slerp between O-BELM-inverted images, 11 weights         (5)
+//	interpolation_*   slerp between inverted images, 11 weights (O-BELM, DDIM) (5)
 //	trajectories      2-D sampling and inversion paths over the density        (6)
 //	coefficients      O-BELM coefficients across the steps of the SD schedule  (7)
 package figures

@@ -1,0 +1,275 @@
+package unet
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Config is the configuration of a diffusers UNet2DModel, as diffusers saves it in
+// config.json. JSON tags are diffusers' argument names. Nullable options are pointers
+// (nil = JSON null).
+//
+// ParseConfig starts from diffusers' own defaults (UNet2DModel.__init__, v0.31), so
+// options missing from a config.json take the value diffusers would give them.
+type Config struct {
+	ClassName string `json:"_class_name,omitempty"`
+
+	SampleSize          *int     `json:"sample_size"`
+	InChannels          int      `json:"in_channels"`
+	OutChannels         int      `json:"out_channels"`
+	CenterInputSample   bool     `json:"center_input_sample"`
+	TimeEmbeddingType   string   `json:"time_embedding_type"`
+	TimeEmbeddingDim    *int     `json:"time_embedding_dim"`
+	FreqShift           float64  `json:"freq_shift"`
+	FlipSinToCos        bool     `json:"flip_sin_to_cos"`
+	DownBlockTypes      []string `json:"down_block_types"`
+	UpBlockTypes        []string `json:"up_block_types"`
+	BlockOutChannels    []int    `json:"block_out_channels"`
+	LayersPerBlock      int      `json:"layers_per_block"`
+	MidBlockScaleFactor float64  `json:"mid_block_scale_factor"`
+	DownsamplePadding   int      `json:"downsample_padding"`
+	DownsampleType      string   `json:"downsample_type"`
+	UpsampleType        string   `json:"upsample_type"`
+	Dropout             float64  `json:"dropout"`
+	ActFn               string   `json:"act_fn"`
+	AttentionHeadDim    *int     `json:"attention_head_dim"`
+	NormNumGroups       *int     `json:"norm_num_groups"`
+	AttnNormNumGroups   *int     `json:"attn_norm_num_groups"`
+	NormEps             float64  `json:"norm_eps"`
+	// ResnetTimeScaleShift is "default" (temb added before norm2) or "scale_shift"
+	// (norm2(h)·(1+scale)+shift); "spatial" is not supported.
+	ResnetTimeScaleShift string  `json:"resnet_time_scale_shift"`
+	AddAttention         bool    `json:"add_attention"`
+	ClassEmbedType       *string `json:"class_embed_type"`
+	NumClassEmbeds       *int    `json:"num_class_embeds"`
+	NumTrainTimesteps    *int    `json:"num_train_timesteps"`
+}
+
+func intPtr(v int) *int { return &v }
+
+// DefaultConfig returns UNet2DModel's defaults (diffusers v0.31), the starting point
+// of ParseConfig.
+func DefaultConfig() Config {
+	return Config{
+		InChannels:           3,
+		OutChannels:          3,
+		TimeEmbeddingType:    "positional",
+		FreqShift:            0,
+		FlipSinToCos:         true,
+		DownBlockTypes:       []string{"DownBlock2D", "AttnDownBlock2D", "AttnDownBlock2D", "AttnDownBlock2D"},
+		UpBlockTypes:         []string{"AttnUpBlock2D", "AttnUpBlock2D", "AttnUpBlock2D", "UpBlock2D"},
+		BlockOutChannels:     []int{224, 448, 672, 896},
+		LayersPerBlock:       2,
+		MidBlockScaleFactor:  1,
+		DownsamplePadding:    1,
+		DownsampleType:       "conv",
+		UpsampleType:         "conv",
+		ActFn:                "silu",
+		AttentionHeadDim:     intPtr(8),
+		NormNumGroups:        intPtr(32),
+		NormEps:              1e-5,
+		ResnetTimeScaleShift: "default",
+		AddAttention:         true,
+	}
+}
+
+// DDPMCifar10Config is the configuration of google/ddpm-cifar10-32 (35.7M parameters):
+// the architecture of the tiny test fixture at full size. The same JSON is in
+// testdata/ddpm_cifar10_32_config.json.
+func DDPMCifar10Config() Config {
+	c := DefaultConfig()
+	c.ClassName = "UNet2DModel"
+	c.SampleSize = intPtr(32)
+	c.InChannels, c.OutChannels = 3, 3
+	c.FlipSinToCos = false
+	c.FreqShift = 1
+	c.DownBlockTypes = []string{"DownBlock2D", "AttnDownBlock2D", "DownBlock2D", "DownBlock2D"}
+	c.UpBlockTypes = []string{"UpBlock2D", "UpBlock2D", "AttnUpBlock2D", "UpBlock2D"}
+	c.BlockOutChannels = []int{128, 256, 256, 256}
+	c.LayersPerBlock = 2
+	c.MidBlockScaleFactor = 1
+	c.DownsamplePadding = 0
+	c.AttentionHeadDim = nil
+	c.NormNumGroups = intPtr(32)
+	c.NormEps = 1e-6
+	return c
+}
+
+// knownKeys are the config.json keys UNet2DModel understands; any other key (other than
+// bookkeeping keys starting with "_") is rejected, since ignoring an option silently
+// could build a different network.
+var knownKeys = func() map[string]bool {
+	m := map[string]bool{}
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		m[name] = true
+	}
+	return m
+}()
+
+// ParseConfig parses a diffusers UNet2DModel config.json and validates it.
+func ParseConfig(data []byte) (Config, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return Config{}, fmt.Errorf("unet: parsing config.json: %w", err)
+	}
+	var unknown []string
+	for k := range raw {
+		if !strings.HasPrefix(k, "_") && !knownKeys[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return Config{}, fmt.Errorf("unet: config.json has options UNet2DModel does not have (or this port does not know): %s",
+			strings.Join(unknown, ", "))
+	}
+	cfg := DefaultConfig()
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&cfg); err != nil {
+		return Config{}, fmt.Errorf("unet: parsing config.json: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// LoadConfig reads and parses a config.json file.
+func LoadConfig(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("unet: %w", err)
+	}
+	cfg, err := ParseConfig(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("%w (file %s)", err, path)
+	}
+	return cfg, nil
+}
+
+// Validate checks that the configuration describes a UNet2DModel this port implements;
+// every unsupported option is named in the error. It also checks that the architecture
+// is consistent (group counts divide channels, skip connections match).
+func (c Config) Validate() error {
+	var errs []string
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+
+	if c.ClassName != "" && c.ClassName != "UNet2DModel" {
+		bad("_class_name %q: only UNet2DModel is supported", c.ClassName)
+	}
+	if c.TimeEmbeddingType != "positional" {
+		bad("time_embedding_type %q is not supported (only \"positional\"; diffusers also has \"fourier\" and \"learned\")", c.TimeEmbeddingType)
+	}
+	if c.ClassEmbedType != nil {
+		bad("class_embed_type %q is not supported (class-conditional UNets are not implemented)", *c.ClassEmbedType)
+	}
+	if c.NumClassEmbeds != nil {
+		bad("num_class_embeds %d is not supported (class-conditional UNets are not implemented)", *c.NumClassEmbeds)
+	}
+	switch c.ActFn {
+	case "silu", "swish":
+	default:
+		bad("act_fn %q is not supported (only \"silu\"/\"swish\")", c.ActFn)
+	}
+	switch c.ResnetTimeScaleShift {
+	case "default", "scale_shift":
+	default:
+		bad("resnet_time_scale_shift %q is not supported (only \"default\" and \"scale_shift\")", c.ResnetTimeScaleShift)
+	}
+	if c.InChannels <= 0 || c.OutChannels <= 0 {
+		bad("in_channels %d / out_channels %d must be positive", c.InChannels, c.OutChannels)
+	}
+	if c.LayersPerBlock <= 0 {
+		bad("layers_per_block %d must be positive", c.LayersPerBlock)
+	}
+	if c.NormNumGroups == nil {
+		bad("norm_num_groups null is not supported (diffusers' resnet blocks need a group count)")
+	} else if *c.NormNumGroups <= 0 {
+		bad("norm_num_groups %d must be positive", *c.NormNumGroups)
+	}
+	if c.AttnNormNumGroups != nil && *c.AttnNormNumGroups <= 0 {
+		bad("attn_norm_num_groups %d must be positive", *c.AttnNormNumGroups)
+	}
+	if c.AttentionHeadDim != nil && *c.AttentionHeadDim <= 0 {
+		bad("attention_head_dim %d must be positive", *c.AttentionHeadDim)
+	}
+	if c.TimeEmbeddingDim != nil && *c.TimeEmbeddingDim <= 0 {
+		bad("time_embedding_dim %d must be positive", *c.TimeEmbeddingDim)
+	}
+	if !(c.NormEps > 0) {
+		bad("norm_eps %g must be positive", c.NormEps)
+	}
+	if c.MidBlockScaleFactor == 0 {
+		bad("mid_block_scale_factor must not be 0")
+	}
+	if c.DownsamplePadding < 0 {
+		bad("downsample_padding %d must be >= 0", c.DownsamplePadding)
+	}
+	n := len(c.BlockOutChannels)
+	if n == 0 {
+		bad("block_out_channels is empty")
+	}
+	for i, ch := range c.BlockOutChannels {
+		if ch <= 0 {
+			bad("block_out_channels[%d] = %d must be positive", i, ch)
+		}
+	}
+	if len(c.DownBlockTypes) != n {
+		bad("down_block_types has %d entries but block_out_channels has %d", len(c.DownBlockTypes), n)
+	}
+	if len(c.UpBlockTypes) != n {
+		bad("up_block_types has %d entries but block_out_channels has %d", len(c.UpBlockTypes), n)
+	}
+	for i, t := range c.DownBlockTypes {
+		switch blockType(t) {
+		case "DownBlock2D":
+		case "AttnDownBlock2D":
+			if i < n-1 && c.DownsampleType != "conv" {
+				bad("downsample_type %q is not supported for AttnDownBlock2D (only \"conv\")", c.DownsampleType)
+			}
+		default:
+			bad("down_block_types[%d] %q is not supported (only DownBlock2D and AttnDownBlock2D)", i, t)
+		}
+	}
+	for i, t := range c.UpBlockTypes {
+		switch blockType(t) {
+		case "UpBlock2D":
+		case "AttnUpBlock2D":
+			if i < n-1 && c.UpsampleType != "conv" {
+				bad("upsample_type %q is not supported for AttnUpBlock2D (only \"conv\")", c.UpsampleType)
+			}
+		default:
+			bad("up_block_types[%d] %q is not supported (only UpBlock2D and AttnUpBlock2D)", i, t)
+		}
+	}
+	errs = slices.Compact(errs)
+	if len(errs) == 0 {
+		// The architecture itself (group counts, head counts, skip channels).
+		if _, err := newPlan(c); err != nil {
+			return err
+		}
+		return nil
+	}
+	return fmt.Errorf("unet: unsupported or invalid UNet2DModel config: %s", strings.Join(errs, "; "))
+}
+
+// blockType strips the "UNetRes" prefix diffusers' get_down_block/get_up_block accept.
+func blockType(t string) string {
+	return strings.TrimPrefix(t, "UNetRes")
+}
+
+// TimeEmbedDim is the width of the time embedding (time_embedding_dim, or 4×block_out_channels[0]).
+func (c Config) TimeEmbedDim() int {
+	if c.TimeEmbeddingDim != nil {
+		return *c.TimeEmbeddingDim
+	}
+	return 4 * c.BlockOutChannels[0]
+}
