@@ -20,9 +20,13 @@ vet:
 test-go:
 	$(GO) test -count=1 ./...
 
-## test-notebooks: install Jupyter + the GoNB kernel (idempotent) and execute every notebook headless
-test-notebooks: kernel
-	bash kernels/run-notebooks.sh $(OUT)/notebooks
+## test-notebooks: install Jupyter + the GoNB kernel (idempotent) and execute every notebook headless.
+## The tests' kernel spec lives in kernels/.jupyter, so a test run in another checkout (CI's clone)
+## never re-points the user's "BELM (Go)" kernel.
+NB_JUPYTER := JUPYTER_DATA_DIR=$(CURDIR)/kernels/.jupyter
+test-notebooks:
+	$(NB_JUPYTER) bash kernels/install-kernel.sh
+	$(NB_JUPYTER) bash kernels/run-notebooks.sh $(OUT)/notebooks
 
 ## kernel: install Debian's Jupyter, GoNB + goimports (pinned in kernels/tools) and the "BELM (Go)" kernel
 kernel:

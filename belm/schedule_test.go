@@ -140,3 +140,18 @@ func TestGridCleanEndpoint(t *testing.T) {
 		t.Error("a grid with equal σ̄: no error")
 	}
 }
+
+// A diffusers scheduler_config.json (google/ddpm-cifar10-32's, from the fixture) loads with
+// diffusers' defaults filled in: leading spacing, ε-prediction.
+func TestLoadSchedulerConfig(t *testing.T) {
+	c, err := LoadSchedulerConfig("testdata/ddpm_scheduler_config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BetaSchedule != "linear" || c.BetaStart != 0.0001 || c.BetaEnd != 0.02 || c.TimestepSpacing != "leading" || c.PredictionType != "epsilon" || !c.ClipSample {
+		t.Errorf("%+v", c)
+	}
+	if _, err := LoadSchedulerConfig("testdata/nonexistent.json"); err == nil {
+		t.Error("missing file: no error")
+	}
+}

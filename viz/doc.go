@@ -1,9 +1,10 @@
 // Package viz draws the figures of the workbench: every result of the core
 // (package belm) gets a picture, rendered with gonum/plot to PNG and SVG,
 // shown inline in GoNB notebooks (Show) and written to files by the CLI
-// (Save). viz never samples and never imports belm: each figure is a
-// function from plain data (slices and the small structs below) to a
-// *plot.Plot or an image.
+// (Save). viz never samples: each figure is a function from plain data
+// (slices and the small structs below) to a *plot.Plot or an image. It uses
+// belm only for the slope fit, so legends show the numbers the studies report;
+// package viz/figures joins the two.
 //
 // # Figures
 //
