@@ -24,6 +24,7 @@ func (r *Runner) Integrate(x *tensors.Tensor, from, to float64, steps int, c flo
 	if err := r.checkLatents([]*tensors.Tensor{x}); err != nil {
 		return nil, err
 	}
+	x = r.onThisBackend([]*tensors.Tensor{x})[0]
 	u0, u1 := math.Asinh(from/c), math.Asinh(to/c)
 	h := (u1 - u0) / float64(steps)
 	// At each stage: the level (α, σ) and dσ̄/du.

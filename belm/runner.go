@@ -157,6 +157,7 @@ func (r *Runner) Run(s Sampler, g *Grid, st State, to int) (State, error) {
 	if err := r.checkLatents(st.Latents); err != nil {
 		return State{}, err
 	}
+	st.Latents = r.onThisBackend(st.Latents)
 	if to == st.Level {
 		return st, nil
 	}
@@ -196,6 +197,22 @@ func (r *Runner) checkLatents(ls []*tensors.Tensor) error {
 		return fmt.Errorf("conditioning batch %d does not match the latents' batch %d", r.cond.Shape().Dimensions[0], ls[0].Shape().Dimensions[0])
 	}
 	return nil
+}
+
+// onThisBackend returns the latents, with copies of those that live on another backend
+// (GoMLX refuses to feed a tensor of one backend instance to another); the caller's tensors
+// are left untouched.
+func (r *Runner) onThisBackend(ls []*tensors.Tensor) []*tensors.Tensor {
+	out := make([]*tensors.Tensor, len(ls))
+	for i, l := range ls {
+		out[i] = l
+		if b, err := l.Backend(); err == nil && b != r.backend {
+			if c, err := l.LocalClone(); err == nil {
+				out[i] = c
+			}
+		}
+	}
+	return out
 }
 
 // paramsHead is the layout of the head of every step graph's parameter vector.
