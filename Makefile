@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 OUT   ?= out
 
-.PHONY: all figures test test-go test-notebooks vet bench kernel onnxruntime fuzz clean
+.PHONY: all figures test test-go test-onnx test-notebooks vet bench kernel onnxruntime fuzz clean
 
 all: figures
 
@@ -11,14 +11,19 @@ all: figures
 figures:
 	$(GO) run ./cmd/belm figures --out $(OUT)/figures
 
-## test: every test — go vet, the Go tests, then the notebooks executed by a real Jupyter kernel
-test: vet test-go test-notebooks
+## test: every test — go vet, the Go tests, the onnx-backend agreement tests, then the notebooks
+## executed by a real Jupyter kernel
+test: vet test-go test-onnx test-notebooks
 
 vet:
 	$(GO) vet ./...
 
 test-go:
 	$(GO) test -count=1 ./...
+
+## test-onnx: fetch ONNX Runtime (npm, cached) and run the tests that compare the onnx and go backends
+test-onnx: onnxruntime
+	$(GO) test -count=1 -tags onnx -run Onnx ./belm/...
 
 ## test-notebooks: install Jupyter + the GoNB kernel (idempotent) and execute every notebook headless.
 ## The tests' kernel spec lives in kernels/.jupyter, so a test run in another checkout (CI's clone)
