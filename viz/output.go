@@ -1,12 +1,13 @@
 package viz
 
 import (
+	"github.com/belmlab/workbench/internal/atomicfile"
+
 	"bytes"
 	"fmt"
 	"html"
 	"image"
 	"image/png"
-	"os"
 	"path/filepath"
 
 	"github.com/janpfeifer/gonb/gonbui"
@@ -91,34 +92,8 @@ func SaveImagePNG(img image.Image, path string) error {
 	return writeAtomic(path, b)
 }
 
-func writeAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("viz: %w", err)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("viz: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("viz: writing %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("viz: writing %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("viz: writing %s: %w", path, err)
-	}
-	if err = os.Chmod(f.Name(), 0o644); err != nil { // CreateTemp makes it 0600
-		return fmt.Errorf("viz: %w", err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
+func writeAtomic(path string, data []byte) error {
+	if err := atomicfile.WriteFile(path, data); err != nil {
 		return fmt.Errorf("viz: %w", err)
 	}
 	return nil

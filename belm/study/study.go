@@ -7,6 +7,7 @@ package study
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/gomlx/compute/dtypes"
@@ -82,11 +83,7 @@ type RoundTripResult struct {
 // RoundTrip inverts a batch of data points with every sampler and N and samples back.
 func RoundTrip(c Common, samplers []string, ns []int) ([]RoundTripResult, error) {
 	c = c.defaults()
-	p, err := analytic.NewProblem(c.Model, c.D)
-	if err != nil {
-		return nil, err
-	}
-	ss, err := parseAll(samplers, c.Options)
+	p, ss, err := c.setup(samplers)
 	if err != nil {
 		return nil, err
 	}
@@ -193,11 +190,7 @@ func (o OrderConfig) defaults() OrderConfig {
 func Orders(c Common, o OrderConfig, samplers []string) ([]OrderResult, error) {
 	c = c.defaults()
 	o = o.defaults()
-	p, err := analytic.NewProblem(c.Model, c.D)
-	if err != nil {
-		return nil, err
-	}
-	ss, err := parseAll(samplers, c.Options)
+	p, ss, err := c.setup(samplers)
 	if err != nil {
 		return nil, err
 	}
@@ -230,19 +223,17 @@ func Orders(c Common, o OrderConfig, samplers []string) ([]OrderResult, error) {
 	return out, nil
 }
 
-func parseAll(names []string, o belm.SamplerOptions) ([]belm.Sampler, error) {
-	var ss []belm.Sampler
-	for _, n := range names {
-		s, err := belm.ParseSampler(n, o)
-		if err != nil {
-			return nil, err
-		}
-		ss = append(ss, s)
+// setup returns the study's problem and samplers.
+func (c Common) setup(samplers []string) (*analytic.Problem, []belm.Sampler, error) {
+	p, err := analytic.NewProblem(c.Model, c.D)
+	if err != nil {
+		return nil, nil, err
 	}
-	if len(ss) == 0 {
-		return nil, fmt.Errorf("no sampler given: use --sampler_type ddim,edict,bdia,belm")
+	ss, err := belm.ParseSamplers(strings.Join(samplers, ","), c.Options)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: use --sampler_type ddim,edict,bdia,belm", err)
 	}
-	return ss, nil
+	return p, ss, nil
 }
 
 func std(v []float64) float64 {

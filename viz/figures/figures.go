@@ -14,15 +14,17 @@
 package figures
 
 import (
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"image"
-	"os"
 	"path/filepath"
 	"strconv"
 
 	"gonum.org/v1/plot"
+
+	"github.com/belmlab/workbench/internal/atomicfile"
 
 	"github.com/belmlab/workbench/belm/study"
 	"github.com/belmlab/workbench/viz"
@@ -64,49 +66,19 @@ func (f Figure) Save(dir string) error {
 		if err != nil {
 			return fmt.Errorf("figure %s: %w", f.Name, err)
 		}
-		if err := writeAtomic(filepath.Join(dir, f.Name+".json"), append(b, '\n')); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, f.Name+".json"), append(b, '\n')); err != nil {
 			return err
 		}
 	}
 	if len(f.Table) > 0 {
-		path := filepath.Join(dir, f.Name+".csv")
-		tmp, err := os.CreateTemp(dir, "."+f.Name+".csv.tmp-*")
-		if err != nil {
+		var b bytes.Buffer
+		w := csv.NewWriter(&b)
+		if err := w.WriteAll(f.Table); err != nil {
+			return fmt.Errorf("figure %s: %w", f.Name, err)
+		}
+		if err := atomicfile.WriteFile(filepath.Join(dir, f.Name+".csv"), b.Bytes()); err != nil {
 			return err
 		}
-		w := csv.NewWriter(tmp)
-		werr := w.WriteAll(f.Table)
-		if cerr := tmp.Close(); werr == nil {
-			werr = cerr
-		}
-		if werr != nil {
-			os.Remove(tmp.Name())
-			return fmt.Errorf("writing %s: %w", path, werr)
-		}
-		if err := os.Rename(tmp.Name(), path); err != nil {
-			os.Remove(tmp.Name())
-			return err
-		}
-	}
-	return nil
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, werr := tmp.Write(data)
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing %s: %w", path, werr)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return err
 	}
 	return nil
 }

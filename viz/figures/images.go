@@ -18,11 +18,7 @@ const side = 16 // the shapes problem's images are 1×16×16
 // samplers approximate), as an image grid: rows = samplers, columns = noise seeds.
 func Samples(c Config, n, cols int, samplers []string) (Figure, error) {
 	p := analytic.Shapes()
-	sched, err := belm.NewSchedule(belm.SDConfig)
-	if err != nil {
-		return Figure{}, err
-	}
-	grid, err := sched.Grid(n)
+	grid, err := sdGrid(n)
 	if err != nil {
 		return Figure{}, err
 	}
@@ -84,11 +80,7 @@ func Interpolation(c Config, sampler string, n int, pairs int) (Figure, error) {
 		return Figure{}, err
 	}
 	p := analytic.Shapes()
-	sched, err := belm.NewSchedule(belm.SDConfig)
-	if err != nil {
-		return Figure{}, err
-	}
-	grid, err := sched.Grid(n)
+	grid, err := sdGrid(n)
 	if err != nil {
 		return Figure{}, err
 	}

@@ -152,11 +152,7 @@ func Orders(c Config) ([]Figure, error) {
 // Coefficients plots O-BELM's sampling coefficients across the steps of the SD schedule
 // (scaled_linear, linspace) with N steps.
 func Coefficients(n int) (Figure, error) {
-	sched, err := belm.NewSchedule(belm.SDConfig)
-	if err != nil {
-		return Figure{}, err
-	}
-	grid, err := sched.Grid(n)
+	grid, err := sdGrid(n)
 	if err != nil {
 		return Figure{}, err
 	}
@@ -192,11 +188,7 @@ func Trajectories(c Config, n int, samplers []string) (Figure, error) {
 		return Figure{}, err
 	}
 	mix := p.Model.(*analytic.GMM)
-	sched, err := belm.NewSchedule(belm.SDConfig)
-	if err != nil {
-		return Figure{}, err
-	}
-	grid, err := sched.Grid(n)
+	grid, err := sdGrid(n)
 	if err != nil {
 		return Figure{}, err
 	}
@@ -243,4 +235,13 @@ func Trajectories(c Config, n int, samplers []string) (Figure, error) {
 		return Figure{}, err
 	}
 	return Figure{Name: "trajectories", Plot: pl, Data: trajs}, nil
+}
+
+// sdGrid is the Stable Diffusion grid (scaled_linear, linspace) with n steps.
+func sdGrid(n int) (*belm.Grid, error) {
+	sched, err := belm.NewSchedule(belm.SDConfig)
+	if err != nil {
+		return nil, err
+	}
+	return sched.Grid(n)
 }
