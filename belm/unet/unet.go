@@ -1,6 +1,7 @@
 // Package unet is a GoMLX port of Hugging Face diffusers' UNet2DModel (the ε-network of
 // google/ddpm-cifar10-32 and friends), built from the model's config.json and loaded
-// from its diffusion_pytorch_model.safetensors.
+// from its diffusion_pytorch_model.safetensors (or .bin, a PyTorch checkpoint read without
+// executing anything: LoadPyTorch).
 //
 // It implements the blocks UNet2DModel uses with positional time embeddings:
 // DownBlock2D, AttnDownBlock2D, UpBlock2D, AttnUpBlock2D, UNetMidBlock2D (with or
@@ -19,11 +20,11 @@
 //   - the attention softmax is float32 (upcast_softmax's .float() under PyTorch < 2);
 //     WithFloat32Softmax(false) keeps it float64 (~2.5e-8 away).
 //
-// The float32 sin/cos of the embedding are correctly rounded here, while PyTorch's SLEEF
-// sinf/cosf are off by one ulp for some arguments (for the tiny fixture model, at
-// t = 200, 600, 700, 800, 900 but not 0–100, 300–500): there float64 ε differs from
-// diffusers' by up to 5e-9 (measured on the ddim_trajectories fixture: 5.1e-9 at t=900,
-// 2.5e-9 at 800, ~4e-10 at 600/700, 6e-11 at 200) instead of ~1e-15.
+// The float32 sin/cos of the embedding are PyTorch's: its CPU kernels are SLEEF's
+// sinf_u1/cosf_u1, which are 1 ulp off correct rounding for some arguments, and this port
+// emulates them at integer timesteps (sinusoid.go; WithSleefSinCos(false) takes the
+// backend's sin/cos instead). A whole DDIM trajectory driven by this UNet then matches
+// diffusers' to 7e-14 in float64 (2.8e-7 with correctly rounded sin/cos).
 //
 // The model's input and output are NCHW ([B, C, H, W]), as in diffusers; the graph is
 // NCHW throughout. A *UNet implements belm.Model and belm.StoreProvider.
@@ -38,6 +39,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/belmlab/workbench/belm"
 	"github.com/belmlab/workbench/belm/safetensors"
@@ -57,6 +59,9 @@ type UNet struct {
 	shapes  map[string][]int
 	names   []string // state-dict order
 	store   *model.Store
+
+	sinOnce  sync.Once
+	sinTable []float32 // PyTorch's float32 sin/cos of the embedding per timestep (sinCosTable)
 }
 
 var (
@@ -68,10 +73,11 @@ type options struct {
 	dtype           dtypes.DType
 	float32Sinusoid bool
 	float32Softmax  bool
+	sleefSinCos     bool
 }
 
 func defaultOptions() options {
-	return options{dtype: dtypes.Float32, float32Sinusoid: true, float32Softmax: true}
+	return options{dtype: dtypes.Float32, float32Sinusoid: true, float32Softmax: true, sleefSinCos: true}
 }
 
 // Option configures New, Load and NewRandom.
@@ -89,6 +95,14 @@ func WithDType(dtype dtypes.DType) Option {
 // does) or in the model's dtype (false: more exact in float64, ~1e-7 away from diffusers).
 func WithFloat32Sinusoid(on bool) Option {
 	return func(o *options) { o.float32Sinusoid = on }
+}
+
+// WithSleefSinCos chooses whether the float32 sinusoidal embedding takes PyTorch's sin
+// and cos (SLEEF's xsinf_u1/xcosf_u1, emulated: see sleefSinCos32) at integer timesteps
+// (true, the default: diffusers' values bit for bit) or the backend's sin and cos
+// (false: correctly rounded on go, ≤ 1 ulp away from diffusers').
+func WithSleefSinCos(on bool) Option {
+	return func(o *options) { o.sleefSinCos = on }
 }
 
 // WithFloat32Softmax chooses whether, in a float64 graph, the attention softmax is
@@ -272,14 +286,17 @@ const (
 )
 
 // Load reads a diffusers UNet2DModel folder: config.json and
-// diffusion_pytorch_model.safetensors. A pipeline folder whose UNet lives in a "unet"
-// subfolder is accepted too.
+// diffusion_pytorch_model.safetensors, or, when the folder has no safetensors file,
+// diffusion_pytorch_model.bin (a zip-format PyTorch checkpoint, read without executing
+// anything: see LoadPyTorch). A pipeline folder whose UNet lives in a "unet" subfolder is
+// accepted too.
 func Load(dir string, opts ...Option) (*UNet, error) {
 	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err != nil {
 		if _, err2 := os.Stat(filepath.Join(dir, "unet", ConfigFile)); err2 == nil {
 			dir = filepath.Join(dir, "unet")
 		} else {
-			return nil, fmt.Errorf("unet: %s is not a diffusers model folder: %w", dir, err)
+			return nil, fmt.Errorf("unet: %s is not a diffusers model folder (no %s, nor unet/%s): pass the folder that holds the model's %s and weights",
+				dir, ConfigFile, ConfigFile, ConfigFile)
 		}
 	}
 	cfg, err := LoadConfig(filepath.Join(dir, ConfigFile))
@@ -287,18 +304,26 @@ func Load(dir string, opts ...Option) (*UNet, error) {
 		return nil, err
 	}
 	wpath := filepath.Join(dir, WeightsFile)
-	if _, err := os.Stat(wpath); err != nil {
-		if _, err2 := os.Stat(filepath.Join(dir, "diffusion_pytorch_model.bin")); err2 == nil {
-			return nil, fmt.Errorf("unet: %s has only diffusion_pytorch_model.bin (a PyTorch pickle); convert it to %s first", dir, WeightsFile)
+	var weights Weights
+	if _, err := os.Stat(wpath); err == nil {
+		f, err := safetensors.Open(wpath)
+		if err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("unet: %s has no %s (only safetensors weights are read): %w", dir, WeightsFile, err)
+		defer f.Close()
+		weights = f
+	} else {
+		bin := filepath.Join(dir, PyTorchWeightsFile)
+		if _, err2 := os.Stat(bin); err2 != nil {
+			return nil, fmt.Errorf("unet: %s has no weights: put %s (or %s) beside its %s", dir, WeightsFile, PyTorchWeightsFile, ConfigFile)
+		}
+		m, err := LoadPyTorch(bin)
+		if err != nil {
+			return nil, err
+		}
+		wpath, weights = bin, m
 	}
-	f, err := safetensors.Open(wpath)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	u, err := New(cfg, f, opts...)
+	u, err := New(cfg, weights, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w (file %s)", err, wpath)
 	}

@@ -1,0 +1,200 @@
+package pipeline
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	_ "image/jpeg" // JPEG inputs
+	_ "image/png"  // PNG inputs
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"golang.org/x/image/draw"
+
+	"github.com/belmlab/workbench/belm/hub"
+)
+
+// ImageExtensions are the inputs ListImages finds (decoded with Go's image packages).
+var ImageExtensions = []string{".png", ".jpg", ".jpeg"}
+
+// ListImages returns the PNG and JPEG files under dir (recursively), sorted, so a run is
+// reproducible (the reference walks os.walk order, unsorted).
+func ListImages(dir string) ([]string, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("--directory: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("--directory %s is a file: pass the folder holding the images", dir)
+	}
+	var out []string
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && slices.Contains(ImageExtensions, strings.ToLower(filepath.Ext(path))) {
+			out = append(out, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--directory %s has no images (%s)", dir, strings.Join(ImageExtensions, ", "))
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// LoadImage reads a PNG or JPEG, center-crops it to a square, resizes it to size×size
+// (Catmull-Rom, antialiased when shrinking; 8-bit result, as PIL's resize) and returns its
+// channels×size×size values in [−1, 1] (v/127.5 − 1 of the 8-bit values), channel-major.
+// A grey image gives 3 equal channels when channels is 3; channels 1 takes the luma.
+func LoadImage(path string, size, channels int) ([]float64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("decoding %s (PNG or JPEG expected): %w", path, err)
+	}
+	return ImageToLatent(img, size, channels)
+}
+
+// ImageToLatent center-crops and resizes img as LoadImage does.
+func ImageToLatent(img image.Image, size, channels int) ([]float64, error) {
+	if channels != 1 && channels != 3 {
+		return nil, fmt.Errorf("the model takes %d channels: only 1 (grey) or 3 (RGB) images are supported", channels)
+	}
+	b := img.Bounds()
+	side := min(b.Dx(), b.Dy())
+	if side == 0 {
+		return nil, fmt.Errorf("empty image")
+	}
+	crop := image.Rect(0, 0, side, side).Add(image.Pt(b.Min.X+(b.Dx()-side)/2, b.Min.Y+(b.Dy()-side)/2))
+	dst := image.NewNRGBA(image.Rect(0, 0, size, size))
+	if side == size {
+		draw.Draw(dst, dst.Bounds(), img, crop.Min, draw.Src)
+	} else {
+		draw.CatmullRom.Scale(dst, dst.Bounds(), img, crop, draw.Src, nil)
+	}
+	n := size * size
+	out := make([]float64, channels*n)
+	for y := 0; y < size; y++ {
+		for x := 0; x < size; x++ {
+			c := dst.NRGBAAt(x, y)
+			i := y*size + x
+			if channels == 1 {
+				g := color.GrayModel.Convert(c).(color.Gray)
+				out[i] = float64(g.Y)/127.5 - 1
+				continue
+			}
+			out[i] = float64(c.R)/127.5 - 1
+			out[n+i] = float64(c.G)/127.5 - 1
+			out[2*n+i] = float64(c.B)/127.5 - 1
+		}
+	}
+	return out, nil
+}
+
+// Quantize maps a value in [−1, 1] to 8 bits as the reference scripts do:
+// round(clamp(v/2 + 0.5, 0, 1)·255).
+func Quantize(v float64) uint8 {
+	u := math.Max(0, math.Min(1, v/2+0.5))
+	if math.IsNaN(u) {
+		u = 0
+	}
+	return uint8(math.Round(u * 255))
+}
+
+// ToImage converts one image (channels×h×w values in [−1, 1], channel-major) to an 8-bit
+// image: RGB for 3 channels, grey for 1.
+func ToImage(chw []float64, channels, h, w int) (image.Image, error) {
+	if len(chw) != channels*h*w {
+		return nil, fmt.Errorf("%d values for a %d×%d×%d image", len(chw), channels, h, w)
+	}
+	n := h * w
+	switch channels {
+	case 1:
+		img := image.NewGray(image.Rect(0, 0, w, h))
+		for i := 0; i < n; i++ {
+			img.Pix[i] = Quantize(chw[i])
+		}
+		return img, nil
+	case 3:
+		img := image.NewNRGBA(image.Rect(0, 0, w, h))
+		for i := 0; i < n; i++ {
+			img.Pix[4*i] = Quantize(chw[i])
+			img.Pix[4*i+1] = Quantize(chw[n+i])
+			img.Pix[4*i+2] = Quantize(chw[2*n+i])
+			img.Pix[4*i+3] = 255
+		}
+		return img, nil
+	}
+	return nil, fmt.Errorf("cannot show %d channels as an image (1 or 3)", channels)
+}
+
+// Images converts a batch of latents (NCHW, [−1, 1]) to 8-bit images.
+func (p *Pipeline) Images(x []float64, batch int) ([]image.Image, error) {
+	s := p.SampleSize()
+	n := p.Channels() * s * s
+	if len(x) != batch*n {
+		return nil, fmt.Errorf("%d values for %d images of %d", len(x), batch, n)
+	}
+	out := make([]image.Image, batch)
+	for b := range out {
+		img, err := ToImage(x[b*n:(b+1)*n], p.Channels(), s, s)
+		if err != nil {
+			return nil, err
+		}
+		out[b] = img
+	}
+	return out, nil
+}
+
+// LoadImages loads image files as a batch for the model (LoadImage each).
+func (p *Pipeline) LoadImages(paths []string) ([]float64, error) {
+	var out []float64
+	for _, path := range paths {
+		v, err := LoadImage(path, p.SampleSize(), p.Channels())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v...)
+	}
+	return out, nil
+}
+
+// AssembleFolder lays out a diffusers model folder in dir from loose files: the UNet's
+// config.json (config), its weights (a .safetensors file or a PyTorch .bin) and,
+// optionally (""), a scheduler_config.json. The files are copied under diffusers' names;
+// dir is created. It returns dir, to pass to Load.
+func AssembleFolder(dir, config, weights, scheduler string) (string, error) {
+	names := map[string]string{config: hub.ConfigFile, weights: hub.SafetensorsFile}
+	if strings.EqualFold(filepath.Ext(weights), ".bin") {
+		names[weights] = hub.PyTorchFile
+	}
+	if scheduler != "" {
+		names[scheduler] = hub.SchedulerConfigFile
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	for from, to := range names {
+		b, err := os.ReadFile(from)
+		if err != nil {
+			return "", err
+		}
+		if err := WriteFileAtomic(filepath.Join(dir, to), b); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}

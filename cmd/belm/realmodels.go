@@ -1,0 +1,517 @@
+package main
+
+// The reference scripts on diffusers UNet2DModel checkpoints (spec §4): sample (cifar10.py /
+// celeba.py), interpolate (interpolate.py), reconstruct (reconstruction.py on a pixel-space
+// model), and eps, which evaluates the model on given inputs to check the port against any
+// other implementation. The work is done by package belm/pipeline.
+
+import (
+	"bytes"
+	"encoding/csv"
+	"flag"
+	"fmt"
+	"image"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/belmlab/workbench/belm"
+	"github.com/belmlab/workbench/belm/pipeline"
+	"github.com/belmlab/workbench/belm/safetensors"
+	"github.com/belmlab/workbench/viz"
+)
+
+func init() {
+	register("sample", "sample images from a diffusers UNet2DModel (google/ddpm-cifar10-32, …): PNGs and a grid per batch", runSample)
+	register("interpolate", "slerp between two noises (or two inverted images) and sample: one 11-wide grid per pair", runInterpolate)
+	register("reconstruct", "invert and reconstruct images with a UNet2DModel: MSE per image (CSV) and averages", runReconstruct)
+	register("eps", "evaluate a UNet2DModel on the x and t tensors of a safetensors file; write eps", runEps)
+}
+
+// modelFlags are the flags of the commands that run a real model.
+type modelFlags struct {
+	modelID  string
+	dtype    string
+	backend  string
+	gamma, p float64
+	quiet    bool
+}
+
+func (m *modelFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&m.modelID, "model_id", "google/ddpm-cifar10-32", "a diffusers model folder, or a Hub id (looked up in the Hugging Face cache, downloaded when online)")
+	fs.StringVar(&m.dtype, "dtype", "float32", "float32 | float64 (float64: go backend only)")
+	fs.StringVar(&m.backend, "backend", "", "GoMLX backend: go | onnx | xla (default $GOMLX_BACKEND or go; onnx needs -tags onnx)")
+	fs.Float64Var(&m.gamma, "bdia_gamma", belm.DefaultSamplerOptions.BDIAGamma, "BDIA's γ (≥ 0.9 to invert)")
+	fs.Float64Var(&m.p, "edict_p", belm.DefaultSamplerOptions.EDICTP, "EDICT's mixing p")
+	fs.BoolVar(&m.quiet, "quiet", false, "no progress bar and no notes on stderr")
+}
+
+func (m *modelFlags) options() belm.SamplerOptions {
+	return belm.SamplerOptions{BDIAGamma: m.gamma, EDICTP: m.p}
+}
+
+func (m *modelFlags) load() (*pipeline.Pipeline, error) {
+	dt, err := parseDType(m.dtype)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	p, err := pipeline.Load(m.modelID, pipeline.Options{DType: dt, Backend: m.backend})
+	if err != nil {
+		return nil, err
+	}
+	if !m.quiet {
+		fmt.Fprintf(os.Stderr, "model %s (%s: %s), %d parameters, %d×%d×%d, %s on %s, loaded in %s\n",
+			m.modelID, p.Model.Source, p.Model.UNetDir, p.UNet.NumParameters(), p.Channels(), p.SampleSize(), p.SampleSize(),
+			p.DType(), p.Runner.Backend().Name(), time.Since(start).Round(time.Millisecond))
+		if p.SchedulerDefaulted {
+			fmt.Fprintf(os.Stderr, "note: %s has no scheduler_config.json: using google/ddpm-cifar10-32's (linear betas 1e-4…0.02, 1000 steps, leading spacing, clip_sample)\n", p.Model.Dir)
+		}
+	}
+	return p, nil
+}
+
+// observe installs a progress bar over total steps on the pipeline's runner.
+func (m *modelFlags) observe(p *pipeline.Pipeline, total int, what *string) *int {
+	done := new(int)
+	if m.quiet {
+		p.Runner.Observer = nil
+		return done
+	}
+	bar := newProgress(os.Stderr)
+	p.Runner.Observer = func(si belm.StepInfo) {
+		*done++
+		bar.update(min(*done, total), total, *what)
+	}
+	return done
+}
+
+func savePNG(img image.Image, path string) error { return viz.SaveImagePNG(img, path) }
+
+// gridOf tiles a batch of images in [−1, 1].
+func gridOf(p *pipeline.Pipeline, x []float64, batch, cols int) (*image.RGBA, error) {
+	s := p.SampleSize()
+	return viz.ImageGrid(viz.Images{Data: x, Shape: [4]int{batch, p.Channels(), s, s}, Layout: viz.NCHW, Range: viz.MinusOneOne},
+		viz.GridOptions{Cols: cols})
+}
+
+func runSample(args []string) error {
+	fs := flag.NewFlagSet("sample", flag.ContinueOnError)
+	var mf modelFlags
+	mf.register(fs)
+	sampler := fs.String("sampler_type", "belm", "ddim | edict | bdia | belm (O-BELM) | belmK")
+	n := fs.Int("num_inference_steps", 20, "number of steps N")
+	batch := fs.Int("batch_size", 16, "images per batch (reference: 1024 for CIFAR-10, 128 for CelebA-HQ)")
+	testNum := fs.Int("test_num", 1, "number of batches, one per seed (reference: 1000)")
+	seed := fs.Uint64("seed", 1, "seed of the first batch; batch k uses seed+k (noise drawn on the host: the same on every backend)")
+	startIndex := fs.Int("start_index", 0, "added to the seeds (the reference's --start_index)")
+	saveDir := fs.String("save_dir", "out/samples", "folder for the PNGs")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *batch < 1 || *testNum < 1 {
+		return fmt.Errorf("--batch_size and --test_num must be ≥ 1")
+	}
+	p, err := mf.load()
+	if err != nil {
+		return err
+	}
+	s, err := p.Sampler(*sampler, mf.options(), true)
+	if err != nil {
+		return err
+	}
+	what := s.Name()
+	mf.observe(p, *testNum**n, &what)
+	start := time.Now()
+	var files []string
+	for k := 0; k < *testNum; k++ {
+		sd := *seed + uint64(*startIndex) + uint64(k)
+		what = fmt.Sprintf("%s seed %d", s.Name(), sd)
+		x, err := p.Sample(s, *n, pipeline.Noise(sd, p.Size(*batch)), *batch)
+		if err != nil {
+			return err
+		}
+		imgs, err := p.Images(x, *batch)
+		if err != nil {
+			return err
+		}
+		prefix := fmt.Sprintf("%s_inference%d_seed%d", s.Name(), *n, sd)
+		for i, img := range imgs {
+			f := filepath.Join(*saveDir, fmt.Sprintf("%s_%d.png", prefix, i))
+			if err := savePNG(img, f); err != nil {
+				return err
+			}
+			files = append(files, f)
+		}
+		grid, err := gridOf(p, x, *batch, 0)
+		if err != nil {
+			return err
+		}
+		if err := savePNG(grid, filepath.Join(*saveDir, prefix+"_grid.png")); err != nil {
+			return err
+		}
+	}
+	if !mf.quiet {
+		fmt.Fprintf(os.Stderr, "%d images (%d NFE) in %s → %s\n", len(files), p.Runner.NFE(), time.Since(start).Round(time.Millisecond), *saveDir)
+	}
+	return nil
+}
+
+func runInterpolate(args []string) error {
+	fs := flag.NewFlagSet("interpolate", flag.ContinueOnError)
+	var mf modelFlags
+	mf.register(fs)
+	sampler := fs.String("sampler_type", "belm", "the sampler (the reference always uses belm); exact ones (belm, edict, bdia) reproduce the endpoints of image pairs")
+	n := fs.Int("num_inference_steps", 20, "number of steps N")
+	testNum := fs.Int("test_num", 2, "number of pairs (seeds, or image pairs with --directory)")
+	seed := fs.Uint64("seed", 1, "pair k draws its two noises from seed+k")
+	dir := fs.String("directory", "", "interpolate between inverted images of this folder (pairs 1–2, 3–4, …) instead of noises")
+	slerp := fs.String("slerp", "whole", "whole (paper Eq. 64) | per_channel (the reference script's)")
+	steps := fs.Int("num_weights", 11, "interpolation weights per row, 0 … 1")
+	saveDir := fs.String("save_dir", "out/interpolate", "folder for the grids")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	perChannel := false
+	switch *slerp {
+	case "whole":
+	case "per_channel":
+		perChannel = true
+	default:
+		return fmt.Errorf("--slerp must be whole or per_channel, got %q", *slerp)
+	}
+	if *steps < 2 || *testNum < 1 {
+		return fmt.Errorf("--num_weights must be ≥ 2 and --test_num ≥ 1")
+	}
+	p, err := mf.load()
+	if err != nil {
+		return err
+	}
+	s, err := p.Sampler(*sampler, mf.options(), *dir == "")
+	if err != nil {
+		return err
+	}
+	weights := pipeline.InterpolationWeights(*steps - 1)
+	var pairs [][2]belm.State
+	var labels []string
+	if *dir != "" {
+		paths, err := pipeline.ListImages(*dir)
+		if err != nil {
+			return err
+		}
+		if len(paths) < 2 {
+			return fmt.Errorf("--directory %s has %d image: interpolation needs two", *dir, len(paths))
+		}
+		np := min(*testNum, len(paths)/2)
+		paths = paths[:2*np]
+		x0, err := p.LoadImages(paths)
+		if err != nil {
+			return err
+		}
+		what := "inverting"
+		mf.observe(p, *n*(1+np), &what)
+		st, err := p.Invert(s, *n, x0, len(paths))
+		if err != nil {
+			return err
+		}
+		one, err := pipeline.SplitState(st)
+		if err != nil {
+			return err
+		}
+		for k := 0; k < np; k++ {
+			pairs = append(pairs, [2]belm.State{one[2*k], one[2*k+1]})
+			labels = append(labels, fmt.Sprintf("pair%d", k))
+		}
+		what = "sampling"
+	} else {
+		what := "sampling"
+		mf.observe(p, *n**testNum, &what)
+		for k := 0; k < *testNum; k++ {
+			sd := *seed + uint64(k)
+			z := pipeline.Noise(sd, 2*p.Size(1))
+			a, err := p.NoiseState(z[:p.Size(1)], *n)
+			if err != nil {
+				return err
+			}
+			b, err := p.NoiseState(z[p.Size(1):], *n)
+			if err != nil {
+				return err
+			}
+			pairs = append(pairs, [2]belm.State{a, b})
+			labels = append(labels, fmt.Sprintf("seed%d", sd))
+		}
+	}
+	sz := p.SampleSize()
+	for k, pr := range pairs {
+		st, err := pipeline.InterpolateStates(pr[0], pr[1], weights, perChannel)
+		if err != nil {
+			return err
+		}
+		x, err := p.SampleFrom(s, *n, st)
+		if err != nil {
+			return err
+		}
+		grid, err := viz.InterpolationGrid(viz.Images{Data: x, Shape: [4]int{len(weights), p.Channels(), sz, sz}, Layout: viz.NCHW, Range: viz.MinusOneOne},
+			weights, viz.GridOptions{})
+		if err != nil {
+			return err
+		}
+		f := filepath.Join(*saveDir, fmt.Sprintf("%s_%s_inter_%s_%d.png", labels[k], s.Name(), *slerp, *n))
+		if err := savePNG(grid, f); err != nil {
+			return err
+		}
+		if !mf.quiet {
+			fmt.Fprintf(os.Stderr, "%s\n", f)
+		}
+	}
+	return nil
+}
+
+// reconRow is one line of the reconstruction CSV.
+type reconRow struct {
+	Sampler string  `json:"sampler"`
+	N       int     `json:"num_inference_steps"`
+	Image   string  `json:"image"`
+	Noise   float64 `json:"noise_std"` // std of the inverted x_N
+	pipeline.Errors
+}
+
+// reconSummary is the average over the images of one sampler and N.
+type reconSummary struct {
+	Sampler string  `json:"sampler"`
+	N       int     `json:"num_inference_steps"`
+	Images  int     `json:"images"`
+	Seconds float64 `json:"seconds"`
+	pipeline.Errors
+}
+
+func runReconstruct(args []string) error {
+	fs := flag.NewFlagSet("reconstruct", flag.ContinueOnError)
+	var mf modelFlags
+	mf.register(fs)
+	samplers := fs.String("sampler_type", "ddim,edict,bdia,belm", "comma-separated samplers")
+	ns := fs.String("num_inference_steps", "10,20", "comma-separated step counts N")
+	dir := fs.String("directory", "", "folder of PNG/JPEG images (searched recursively, sorted)")
+	testNum := fs.Int("test_num", 100, "at most this many images")
+	batch := fs.Int("batch_size", 8, "images per batch")
+	saveDir := fs.String("save_dir", "out/reconstruct", "folder for reconstruction.csv (and the reconstructions with --save_images)")
+	saveImages := fs.Bool("save_images", false, "also write each reconstruction as a PNG")
+	format := fs.String("format", "table", "table | json (the summary on stdout)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return fmt.Errorf("--directory is required: a folder of PNG or JPEG images to invert and reconstruct")
+	}
+	if *format != "table" && *format != "json" {
+		return fmt.Errorf("--format must be table or json, got %q", *format)
+	}
+	if *batch < 1 || *testNum < 1 {
+		return fmt.Errorf("--batch_size and --test_num must be ≥ 1")
+	}
+	nList, err := parseInts(*ns, "num_inference_steps")
+	if err != nil {
+		return err
+	}
+	names := splitList(*samplers)
+	if len(names) == 0 {
+		return fmt.Errorf("--sampler_type is empty")
+	}
+	paths, err := pipeline.ListImages(*dir)
+	if err != nil {
+		return err
+	}
+	if len(paths) > *testNum {
+		paths = paths[:*testNum]
+	}
+	p, err := mf.load()
+	if err != nil {
+		return err
+	}
+	var sams []belm.Sampler
+	for _, name := range names {
+		s, err := p.Sampler(name, mf.options(), false)
+		if err != nil {
+			return err
+		}
+		sams = append(sams, s)
+	}
+	for _, n := range nList {
+		if _, err := p.Grid(n); err != nil {
+			return err
+		}
+	}
+	total := 0
+	nBatches := (len(paths) + *batch - 1) / *batch
+	for _, n := range nList {
+		total += 2 * n * nBatches * len(sams)
+	}
+	what := ""
+	mf.observe(p, total, &what)
+	var rows []reconRow
+	var sums []reconSummary
+	for _, s := range sams {
+		for _, n := range nList {
+			what = fmt.Sprintf("%s N=%d", s.Name(), n)
+			start := time.Now()
+			var errs []pipeline.Errors
+			for b0 := 0; b0 < len(paths); b0 += *batch {
+				bp := paths[b0:min(b0+*batch, len(paths))]
+				x0, err := p.LoadImages(bp)
+				if err != nil {
+					return err
+				}
+				recon, xN, err := p.Reconstruct(s, n, x0, len(bp))
+				if err != nil {
+					return fmt.Errorf("%s N=%d, images %s…: %w", s.Name(), n, bp[0], err)
+				}
+				es := pipeline.ReconstructionErrors(x0, recon, len(bp))
+				per := len(xN) / len(bp)
+				for i, e := range es {
+					rows = append(rows, reconRow{Sampler: s.Name(), N: n, Image: bp[i], Noise: std(xN[i*per : (i+1)*per]), Errors: e})
+				}
+				errs = append(errs, es...)
+				if *saveImages {
+					imgs, err := p.Images(recon, len(bp))
+					if err != nil {
+						return err
+					}
+					for i, img := range imgs {
+						base := strings.TrimSuffix(filepath.Base(bp[i]), filepath.Ext(bp[i]))
+						if err := savePNG(img, filepath.Join(*saveDir, fmt.Sprintf("%s_N%d_%04d_%s.png", s.Name(), n, b0+i, base))); err != nil {
+							return err
+						}
+					}
+				}
+			}
+			sums = append(sums, reconSummary{Sampler: s.Name(), N: n, Images: len(errs), Seconds: time.Since(start).Seconds(), Errors: pipeline.Mean(errs)})
+		}
+	}
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.Write([]string{"sampler", "num_inference_steps", "image", "mse_latent", "mse_pm1", "mse_01", "noise_std"})
+	g := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+	for _, r := range rows {
+		w.Write([]string{r.Sampler, strconv.Itoa(r.N), r.Image, g(r.Latent), g(r.PM1), g(r.Unit), g(r.Noise)})
+	}
+	w.Flush()
+	csvPath := filepath.Join(*saveDir, "reconstruction.csv")
+	if err := pipeline.WriteFileAtomic(csvPath, buf.Bytes()); err != nil {
+		return err
+	}
+	if *format == "json" {
+		return writeJSON(os.Stdout, map[string]any{"model_id": mf.modelID, "dtype": p.DType().String(), "backend": p.Runner.Backend().Name(),
+			"images": len(paths), "csv": csvPath, "summary": sums})
+	}
+	fmt.Printf("%s, %d images, %s on %s (per image: %s)\n", mf.modelID, len(paths), p.DType(), p.Runner.Backend().Name(), csvPath)
+	tw := table(os.Stdout)
+	fmt.Fprintln(tw, "sampler\tN\tmse latent\tmse [-1,1] (paper)\tmse [0,1] 8-bit (code)\tseconds\t")
+	for _, s := range sums {
+		fmt.Fprintf(tw, "%s\t%d\t%.3e\t%.3e\t%.3e\t%.1f\t\n", s.Sampler, s.N, s.Latent, s.PM1, s.Unit, s.Seconds)
+	}
+	return tw.Flush()
+}
+
+func std(v []float64) float64 {
+	var m, s float64
+	for _, x := range v {
+		m += x
+	}
+	m /= float64(len(v))
+	for _, x := range v {
+		s += (x - m) * (x - m)
+	}
+	return math.Sqrt(s / float64(len(v)))
+}
+
+func runEps(args []string) error {
+	fs := flag.NewFlagSet("eps", flag.ContinueOnError)
+	var mf modelFlags
+	mf.register(fs)
+	in := fs.String("input", "", "safetensors file with x [B, C, H, W] and t (a scalar or [B]: network timesteps)")
+	out := fs.String("output", "", "safetensors file to write eps to (same dtype as the computation)")
+	xName := fs.String("x", "x", "name of the x tensor in --input")
+	tName := fs.String("t", "t", "name of the t tensor in --input")
+	fs.Lookup("dtype").DefValue = ""
+	fs.Lookup("dtype").Value.Set("")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *in == "" || *out == "" {
+		return fmt.Errorf("--input and --output are required: belm eps --model_id DIR --input in.safetensors --output eps.safetensors")
+	}
+	f, err := safetensors.Open(*in)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, ok := f.Info(*xName)
+	if !ok {
+		return fmt.Errorf("%s has no tensor %q (names: %s): pass --x NAME", *in, *xName, strings.Join(f.Names(), ", "))
+	}
+	if mf.dtype == "" {
+		mf.dtype = "float32"
+		if info.DType == safetensors.F64 {
+			mf.dtype = "float64"
+		}
+	}
+	dt, err := parseDType(mf.dtype)
+	if err != nil {
+		return err
+	}
+	x, err := f.Tensor(*xName, dt)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *in, err)
+	}
+	var tv []float64
+	if ti, ok := f.Info(*tName); ok && ti.DType == "I64" {
+		iv, _, err := f.Int64(*tName)
+		if err != nil {
+			return fmt.Errorf("%s: %w", *in, err)
+		}
+		for _, v := range iv {
+			tv = append(tv, float64(v))
+		}
+	} else if tv, _, err = f.Float64(*tName); err != nil {
+		return fmt.Errorf("%s has no usable tensor %q (%v): pass --t NAME (float or int64 timesteps)", *in, *tName, err)
+	}
+	p, err := mf.load()
+	if err != nil {
+		return err
+	}
+	t := tensors.FromFlatDataAndDimensions(tv, len(tv))
+	start := time.Now()
+	eps, err := p.Eps(x, t)
+	if err != nil {
+		return err
+	}
+	vals, err := belm.Values(eps)
+	if err != nil {
+		return err
+	}
+	dims := eps.Shape().Dimensions
+	var st safetensors.Tensor
+	if dt == dtypes.Float64 {
+		st = safetensors.FromFloat64("eps", dims, vals)
+	} else {
+		v32 := make([]float32, len(vals))
+		for i, v := range vals {
+			v32[i] = float32(v)
+		}
+		st = safetensors.FromFloat32("eps", dims, v32)
+	}
+	meta := map[string]string{"model_id": mf.modelID, "dtype": dt.String(), "backend": p.Runner.Backend().Name(), "input": *in}
+	if err := safetensors.Write(*out, []safetensors.Tensor{st}, meta); err != nil {
+		return err
+	}
+	if !mf.quiet {
+		fmt.Fprintf(os.Stderr, "eps %v (%s) in %s → %s\n", dims, dt, time.Since(start).Round(time.Millisecond), *out)
+	}
+	return nil
+}

@@ -1,0 +1,319 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/belmlab/workbench/belm/safetensors"
+)
+
+// tinyModel lays out the tiny fixture UNet (the architecture of google/ddpm-cifar10-32 at
+// 8×8) as a diffusers folder with google/ddpm-cifar10-32's scheduler config.
+func tinyModel(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "tiny")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for from, to := range map[string]string{
+		"../../belm/unet/testdata/tiny_cifar10_config.json":      "config.json",
+		"../../belm/unet/testdata/tiny_cifar10_unet.safetensors": "diffusion_pytorch_model.safetensors",
+		"../../belm/testdata/ddpm_scheduler_config.json":         "scheduler_config.json",
+	} {
+		b, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, to), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// testImages writes k small images (not square, one grey) for reconstruct/interpolate.
+func testImages(t *testing.T, k int) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "images")
+	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < k; i++ {
+		var img image.Image
+		if i == 1 {
+			g := image.NewGray(image.Rect(0, 0, 10, 12))
+			for j := range g.Pix {
+				g.Pix[j] = uint8(17 * j)
+			}
+			img = g
+		} else {
+			c := image.NewNRGBA(image.Rect(0, 0, 12, 9))
+			for y := 0; y < 9; y++ {
+				for x := 0; x < 12; x++ {
+					c.SetNRGBA(x, y, color.NRGBA{uint8(20*x + 40*i), uint8(25 * y), uint8(60 + 10*(x^y)), 255})
+				}
+			}
+			img = c
+		}
+		name := filepath.Join(dir, "img"+strconv.Itoa(i)+".png")
+		if i == 2 {
+			name = filepath.Join(dir, "sub", "img2.png")
+		}
+		f, err := os.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := png.Encode(f, img); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	return dir
+}
+
+// capture runs fn with os.Stdout redirected and returns what it printed.
+func capture(t *testing.T, fn func() error) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stdout
+	os.Stdout = w
+	done := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		done <- string(b)
+	}()
+	runErr := fn()
+	w.Close()
+	os.Stdout = old
+	out := <-done
+	if runErr != nil {
+		t.Fatalf("%v\noutput:\n%s", runErr, out)
+	}
+	return out
+}
+
+func decodePNG(t *testing.T, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return img
+}
+
+func noTempFiles(t *testing.T, dir string) {
+	t.Helper()
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.Contains(filepath.Base(p), ".tmp-") {
+			t.Errorf("temporary file left behind: %s", p)
+		}
+		return nil
+	})
+}
+
+func TestSampleCommand(t *testing.T) {
+	model := tinyModel(t)
+	out := filepath.Join(t.TempDir(), "samples")
+	args := []string{"--model_id", model, "--num_inference_steps", "3", "--batch_size", "2", "--test_num", "2", "--seed", "7", "--save_dir", out, "--quiet"}
+	for _, s := range []string{"ddim", "edict", "bdia", "belm"} {
+		capture(t, func() error { return runSample(append([]string{"--sampler_type", s}, args...)) })
+		for _, seed := range []string{"7", "8"} {
+			for i := 0; i < 2; i++ {
+				img := decodePNG(t, filepath.Join(out, s+"_inference3_seed"+seed+"_"+strconv.Itoa(i)+".png"))
+				if b := img.Bounds(); b.Dx() != 8 || b.Dy() != 8 {
+					t.Errorf("%s: image is %v, want 8×8", s, b)
+				}
+			}
+			decodePNG(t, filepath.Join(out, s+"_inference3_seed"+seed+"_grid.png"))
+		}
+	}
+	// Seeded: the same run gives the same bytes.
+	first, _ := os.ReadFile(filepath.Join(out, "belm_inference3_seed7_0.png"))
+	out2 := filepath.Join(t.TempDir(), "again")
+	capture(t, func() error {
+		return runSample([]string{"--model_id", model, "--sampler_type", "belm", "--num_inference_steps", "3", "--batch_size", "2", "--seed", "7", "--save_dir", out2, "--quiet"})
+	})
+	again, _ := os.ReadFile(filepath.Join(out2, "belm_inference3_seed7_0.png"))
+	if string(first) != string(again) {
+		t.Errorf("sampling with the same seed gave different images")
+	}
+	noTempFiles(t, out)
+}
+
+func TestInterpolateCommand(t *testing.T) {
+	model := tinyModel(t)
+	out := filepath.Join(t.TempDir(), "inter")
+	capture(t, func() error {
+		return runInterpolate([]string{"--model_id", model, "--num_inference_steps", "3", "--test_num", "1", "--seed", "3", "--save_dir", out, "--quiet"})
+	})
+	img := decodePNG(t, filepath.Join(out, "seed3_belm_inter_whole_3.png"))
+	if b := img.Bounds(); b.Dx() < 11*8 || b.Dx() <= b.Dy() {
+		t.Errorf("interpolation grid is %v: want 11 tiles in a row", b)
+	}
+	imgs := testImages(t, 4)
+	capture(t, func() error {
+		return runInterpolate([]string{"--model_id", model, "--num_inference_steps", "3", "--test_num", "2", "--directory", imgs,
+			"--slerp", "per_channel", "--sampler_type", "edict", "--save_dir", out, "--quiet", "--dtype", "float64"})
+	})
+	for _, k := range []string{"0", "1"} {
+		decodePNG(t, filepath.Join(out, "pair"+k+"_edict_inter_per_channel_3.png"))
+	}
+	noTempFiles(t, out)
+}
+
+func TestReconstructCommand(t *testing.T) {
+	model := tinyModel(t)
+	imgs := testImages(t, 3)
+	out := filepath.Join(t.TempDir(), "recon")
+	js := capture(t, func() error {
+		return runReconstruct([]string{"--model_id", model, "--directory", imgs, "--sampler_type", "ddim,edict,bdia,belm", "--num_inference_steps", "4,6",
+			"--batch_size", "2", "--dtype", "float64", "--save_dir", out, "--format", "json", "--quiet", "--save_images"})
+	})
+	var res struct {
+		Images  int `json:"images"`
+		Summary []struct {
+			Sampler string  `json:"sampler"`
+			N       int     `json:"num_inference_steps"`
+			Images  int     `json:"images"`
+			Latent  float64 `json:"mse_latent"`
+			PM1     float64 `json:"mse_pm1"`
+			Unit    float64 `json:"mse_01"`
+			Seconds float64 `json:"seconds"`
+		} `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(js), &res); err != nil {
+		t.Fatalf("%v\n%s", err, js)
+	}
+	if res.Images != 3 || len(res.Summary) != 8 {
+		t.Fatalf("want 3 images and 4×2 summaries, got %d and %d:\n%s", res.Images, len(res.Summary), js)
+	}
+	for _, s := range res.Summary {
+		t.Logf("%-5s N=%d: mse latent %.2e, [-1,1] %.2e, [0,1] 8-bit %.2e (%.1fs)", s.Sampler, s.N, s.Latent, s.PM1, s.Unit, s.Seconds)
+		if s.Images != 3 || math.IsNaN(s.Latent) || s.Latent < 0 || s.Unit < 0 || s.PM1 > s.Latent+1e-15 {
+			t.Errorf("%s N=%d: bad summary %+v", s.Sampler, s.N, s)
+		}
+		if s.Sampler == "ddim" {
+			if s.Latent < 1e-6 {
+				t.Errorf("DDIM N=%d reconstructs with latent MSE %.2e: it is not exact, expected ≥ 1e-6", s.N, s.Latent)
+			}
+		} else {
+			if s.Latent > 1e-8 {
+				t.Errorf("%s N=%d: latent MSE %.2e > 1e-8 (float64, exact inversion)", s.Sampler, s.N, s.Latent)
+			}
+			// 8-bit output vs 8-bit input: only rounding remains.
+			if s.Unit > 1e-6 {
+				t.Errorf("%s N=%d: [0,1] MSE %.2e, want ~0", s.Sampler, s.N, s.Unit)
+			}
+		}
+	}
+	f, err := os.Open(filepath.Join(out, "reconstruction.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1+8*3 || recs[0][0] != "sampler" {
+		t.Fatalf("CSV has %d rows, want header + 24", len(recs))
+	}
+	for _, r := range recs[1:] {
+		for _, c := range r[3:] {
+			if v, err := strconv.ParseFloat(c, 64); err != nil || v < 0 || math.IsNaN(v) {
+				t.Errorf("bad CSV value %q in %v", c, r)
+			}
+		}
+	}
+	img := decodePNG(t, filepath.Join(out, "belm_N4_0001_img1.png"))
+	if b := img.Bounds(); b.Dx() != 8 || b.Dy() != 8 {
+		t.Errorf("reconstruction is %v, want 8×8", b)
+	}
+	noTempFiles(t, out)
+	// The table format prints the summary.
+	tab := capture(t, func() error {
+		return runReconstruct([]string{"--model_id", model, "--directory", imgs, "--sampler_type", "belm", "--num_inference_steps", "3",
+			"--test_num", "1", "--save_dir", out, "--quiet"})
+	})
+	if !strings.Contains(tab, "belm") || !strings.Contains(tab, "mse [-1,1]") {
+		t.Errorf("table output:\n%s", tab)
+	}
+}
+
+func TestEpsCommand(t *testing.T) {
+	model := tinyModel(t)
+	out := filepath.Join(t.TempDir(), "eps.safetensors")
+	const io = "../../belm/unet/testdata/tiny_cifar10_io.safetensors"
+	capture(t, func() error {
+		return runEps([]string{"--model_id", model, "--input", io, "--output", out, "--quiet"})
+	})
+	got, err := safetensors.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Close()
+	want, err := safetensors.Open(io)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer want.Close()
+	g, gs, err := got.Float64("eps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, ws, err := want.Float64("eps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := got.Info("eps"); info.DType != safetensors.F32 || len(gs) != 4 || gs[0] != ws[0] {
+		t.Fatalf("eps is %s %v, want F32 %v", info.DType, gs, ws)
+	}
+	worst := 0.0
+	for i := range w {
+		worst = math.Max(worst, math.Abs(g[i]-w[i]))
+	}
+	t.Logf("belm eps vs diffusers (float32): max |Δ| = %.2e", worst)
+	if worst > 1e-5 {
+		t.Errorf("eps differs from the fixture by %.2e > 1e-5", worst)
+	}
+}
+
+func TestRealModelErrors(t *testing.T) {
+	t.Setenv("HF_HUB_OFFLINE", "1")
+	t.Setenv("HF_HUB_CACHE", t.TempDir())
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--model_id", "google/not-cached", "--quiet"}, "HF_HUB_OFFLINE"},
+		{[]string{"--model_id", t.TempDir(), "--quiet"}, "not a diffusers model folder"},
+		{[]string{"--model_id", tinyModel(t), "--quiet", "--dtype", "float64", "--backend", "onnx"}, "float64"},
+		{[]string{"--model_id", tinyModel(t), "--quiet", "--sampler_type", "nope"}, "nope"},
+	} {
+		err := runSample(append(c.args, "--save_dir", t.TempDir()))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want it to mention %q", c.args, err, c.want)
+		}
+	}
+	if err := runReconstruct([]string{"--model_id", tinyModel(t)}); err == nil || !strings.Contains(err.Error(), "--directory") {
+		t.Errorf("reconstruct without --directory: %v", err)
+	}
+}
