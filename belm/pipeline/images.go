@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"github.com/belmlab/workbench/internal/atomicfile"
+
 	"fmt"
 	"image"
 	"image/color"
@@ -192,7 +194,7 @@ func AssembleFolder(dir, config, weights, scheduler string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if err := WriteFileAtomic(filepath.Join(dir, to), b); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, to), b); err != nil {
 			return "", err
 		}
 	}

@@ -15,8 +15,6 @@ package pipeline
 import (
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -428,37 +426,4 @@ func Mean(es []Errors) Errors {
 		m.Unit /= k
 	}
 	return m
-}
-
-// WriteFileAtomic writes data to path through a temporary file in the same folder, synced
-// and renamed, so an interrupted run never leaves a half-written file. The folder is
-// created if needed.
-func WriteFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -176,15 +176,3 @@ func TestLoadImage(t *testing.T) {
 		t.Errorf("ToImage: %d", r>>8)
 	}
 }
-
-func TestWriteFileAtomic(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "d", "x.csv")
-	if err := WriteFileAtomic(p, []byte("a,b\n")); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(p)
-	entries, _ := os.ReadDir(filepath.Dir(p))
-	if string(b) != "a,b\n" || len(entries) != 1 {
-		t.Errorf("%q, %d entries", b, len(entries))
-	}
-}

@@ -6,6 +6,8 @@ package main
 // other implementation. The work is done by package belm/pipeline.
 
 import (
+	"github.com/belmlab/workbench/internal/atomicfile"
+
 	"bytes"
 	"encoding/csv"
 	"flag"
@@ -402,7 +404,7 @@ func runReconstruct(args []string) error {
 	}
 	w.Flush()
 	csvPath := filepath.Join(*saveDir, "reconstruction.csv")
-	if err := pipeline.WriteFileAtomic(csvPath, buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(csvPath, buf.Bytes()); err != nil {
 		return err
 	}
 	if *format == "json" {
