@@ -55,6 +55,10 @@ func (r *Runner) runMultistep(s Multistep, g *Grid, st State, to int, dir Direct
 		run++
 	}
 	eps := map[int]*tensors.Tensor{}
+	// owned: tensors this pass created and nobody else has seen (latents: only without an
+	// Observer; ε: always): those a step drops for good are donated to it, so the backend
+	// can reuse their buffers, or else finalized as soon as they are dropped.
+	owned := map[*tensors.Tensor]bool{}
 	kind := fmt.Sprintf("multistep/%d", W)
 	nCarry := max(0, W-2)
 	body := func(env stepEnv, in []*Node) ([]*Node, []*Node) {
@@ -130,16 +134,55 @@ func (r *Runner) runMultistep(s Multistep, g *Grid, st State, to int, dir Direct
 			latents = append(latents, c)
 		}
 		net := g.Net[newest]
-		out, keep, err := r.exec(kind, body, latents, r.params(net, coef...))
+		// Donate what no later step needs: the latent and ε leaving the window, when this
+		// pass made them and they appear once among the inputs.
+		var donate []bool
+		if r.Observer == nil {
+			drop := map[*tensors.Tensor]bool{}
+			if l := known[target-step*W]; l != nil && owned[l] {
+				drop[l] = true
+			}
+			if e := eps[target-step*W]; e != nil && owned[e] {
+				drop[e] = true
+			}
+			if len(drop) > 0 {
+				count := map[*tensors.Tensor]int{}
+				for _, l := range latents {
+					count[l]++
+				}
+				donate = make([]bool, len(latents))
+				for i, l := range latents {
+					donate[i] = drop[l] && count[l] == 1
+				}
+			}
+		}
+		out, keep, err := r.exec(kind, body, latents, r.params(net, coef...), donate...)
 		if err != nil {
 			return State{}, stepError(err, s, dir, k, newest, target, net)
 		}
 		r.nfe.Add(1)
+		for i, d := range donate {
+			if d {
+				delete(owned, latents[i])
+			}
+		}
+		owned[keep[0]] = true // ε values never leave the runner
+		if r.Observer == nil {
+			owned[out[0]] = true
+		}
 		known[target] = out[0]
 		eps[newest] = keep[0]
-		// Forget what no later step can need.
+		// Forget what no later step can need; release this pass's own buffers at once
+		// rather than at garbage collection (onnx then reuses them for the next outputs).
+		oldL, oldE := known[target-step*W], eps[target-step*W]
 		delete(known, target-step*W)
 		delete(eps, target-step*W)
+		for _, t := range []*tensors.Tensor{oldL, oldE} {
+			if t != nil && owned[t] && t != out[0] {
+				delete(owned, t)
+				t.FinalizeAll()
+			}
+		}
 		if r.Observer != nil {
 			r.Observer(StepInfo{Sampler: s.Name(), Dir: dir, Step: k, Steps: steps, From: newest, To: target, Latent: out[0]})
 		}
@@ -179,7 +222,10 @@ func (r *Runner) runEDICT(s EDICT, g *Grid, st State, to int, dir Direction) (St
 		i := max(from, target) // the step between levels i−1 and i uses a_i, b_i and t_i
 		a, b := s.Coefficients(g, i)
 		net := g.Net[i]
-		out, _, err := r.exec(kind, body, []*tensors.Tensor{x, y}, r.params(net, a, b, s.P))
+		// After the first step x and y are this pass's own (unless an Observer saw them):
+		// donate them, the step replaces both.
+		own := k > 0 && r.Observer == nil && x != y
+		out, _, err := r.exec(kind, body, []*tensors.Tensor{x, y}, r.params(net, a, b, s.P), own, own)
 		if err != nil {
 			return State{}, stepError(err, s, dir, k, from, target, net)
 		}
@@ -223,7 +269,8 @@ func (r *Runner) runClippedDDIM(s DDIM, g *Grid, st State, to int, dir Direction
 		// ε at the upper state when sampling, at the lower one when inverting (as unclipped DDIM).
 		net := g.Net[from]
 		f, t := g.Levels[from], g.Levels[target]
-		out, _, err := r.exec("ddim-clip", body, []*tensors.Tensor{x}, r.params(net, f.Alpha, f.Sigma, t.Alpha, t.Sigma, s.Clip))
+		own := k > 0 && r.Observer == nil // x is this pass's own after the first step
+		out, _, err := r.exec("ddim-clip", body, []*tensors.Tensor{x}, r.params(net, f.Alpha, f.Sigma, t.Alpha, t.Sigma, s.Clip), own)
 		if err != nil {
 			return State{}, stepError(err, s, dir, k, from, target, net)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -254,7 +255,13 @@ type stepGraph func(env stepEnv, latents []*Node) (out []*Node, keep []*Node)
 
 // exec runs the step graph `kind` (built on first use) on the latents; it returns the new
 // latents, the kept ε values, and an error if ε or the main new latent is not finite.
-func (r *Runner) exec(kind string, body stepGraph, latents []*tensors.Tensor, params *tensors.Tensor) ([]*tensors.Tensor, []*tensors.Tensor, error) {
+//
+// Latents with donate[i] set are donated to the execution (GoMLX buffer donation): the
+// backend may reuse their buffers for the step's results (the pure-Go backend computes
+// elementwise ops in place into owned inputs), and the tensors are invalid afterwards. The
+// pass loops donate only state they created themselves, that nothing else can see (no
+// Observer) and that no later step needs. donate may be nil.
+func (r *Runner) exec(kind string, body stepGraph, latents []*tensors.Tensor, params *tensors.Tensor, donate ...bool) ([]*tensors.Tensor, []*tensors.Tensor, error) {
 	nl := len(latents)
 	r.mu.Lock()
 	e, ok := r.execs[kind]
@@ -291,7 +298,14 @@ func (r *Runner) exec(kind string, body stepGraph, latents []*tensors.Tensor, pa
 	}
 	r.mu.Unlock()
 	args := make([]any, 0, nl+3)
-	for _, l := range latents {
+	for i, l := range latents {
+		if i < len(donate) && donate[i] {
+			d, err := DonateTensorBuffer(l, r.backend, 0)
+			if err == nil {
+				args = append(args, d)
+				continue
+			}
+		}
 		args = append(args, l)
 	}
 	args = append(args, params)
@@ -305,7 +319,8 @@ func (r *Runner) exec(kind string, body stepGraph, latents []*tensors.Tensor, pa
 	if err != nil {
 		return nil, nil, fmt.Errorf("executing the %s step graph: %w", kind, err)
 	}
-	flags := hostFloat64s(res[len(res)-1])
+	flags := slices.Clone(hostFloat64s(res[len(res)-1]))
+	res[len(res)-1].FinalizeAll()
 	res = res[:len(res)-1]
 	nKeep := len(flags) - 1
 	out, keep := res[:len(res)-nKeep], res[len(res)-nKeep:]
@@ -325,10 +340,15 @@ type errNotFinite struct{ what string }
 func (e errNotFinite) Error() string { return e.what + " not finite" }
 
 // finiteFlag is the sum of x's values: NaN or ±Inf iff some value is (or the values are so
-// large, > 1e300 in float64, that their sum overflows, which is garbage anyway). A flat
-// 1-D sum is the cheapest reduction on the go backend, and IsFinite does not exist on onnx.
+// large, > 1e300 in float64, that their sum overflows, which is garbage anyway). IsFinite
+// does not exist on onnx. The sum is a dot product with a vector of ones: on the pure-Go
+// backend ReduceSum walks a generic index iterator (~3 ns per value, ~80 µs for an
+// [8,3,32,32] latent, a third of a cheap step), while DotGeneral runs its matmul kernel
+// (a few µs); on onnx it is one MatMul.
 func finiteFlag(x *Node) *Node {
-	return Reshape(ReduceSum(Reshape(x, x.Shape().Size()), 0), 1)
+	n := x.Shape().Size()
+	ones := Ones(x.Graph(), shapes.Make(x.DType(), n, 1))
+	return Reshape(DotGeneral(Reshape(x, 1, n), []int{1}, nil, ones, []int{0}, nil), 1)
 }
 
 // epsGraph evaluates ε_θ(x) with CFG and the model's prediction type converted to ε.

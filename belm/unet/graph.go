@@ -8,17 +8,15 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
-	timage "github.com/gomlx/gomlx/core/tensors/images"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/support/exceptions"
 )
 
 // The graph is built channels-first (NCHW) end to end, diffusers' own layout: weights are
 // used as stored (convolution kernels [out, in, kh, kw]), the state needs no transposes,
-// and ONNX Runtime's Conv is NCHW natively. On the pure-Go backend the layout makes
-// little difference (its convolution is a direct loop): on a 32×32, 128→128 3×3 conv,
-// batch 1, NCHW/OIHW ran at 0.44 GFLOP/s, NHWC/HWIO at 0.57 and NHWC/OHWI at 0.47 (one
-// noisy run on a shared 2-core machine).
+// and ONNX Runtime's Conv is NCHW natively. On the pure-Go backend convolutions are not
+// its Convolve op (a direct loop, ~0.6 GFLOP/s whatever the layout) but patches + one
+// matmul, built per convolution in conv.go (see there and BENCHMARKS.md).
 //
 // Only ops that the onnx backend implements are used: SiLU is x/(1+exp(−x)), GroupNorm
 // divides by Sqrt (no Rsqrt), nearest upsampling is a reshape + broadcast.
@@ -100,15 +98,6 @@ func channelVector(v *Node, rank int) *Node {
 	}
 	dims[1] = v.Shape().Dimensions[0]
 	return Reshape(v, dims...)
-}
-
-// conv applies a PyTorch Conv2d (weight [out, in, kh, kw]) to x [B, C, H, W].
-func (b *builder) conv(c convPlan, x *Node) *Node {
-	w := b.w(c.prefix + ".weight")
-	bias := b.w(c.prefix + ".bias")
-	y := Convolve(x, w).ChannelsAxis(timage.ChannelsFirst).Strides(c.stride).
-		PaddingPerDim([][2]int{c.padding[0], c.padding[1]}).Done()
-	return Add(y, channelVector(bias, 4))
 }
 
 // groupNorm is torch.nn.GroupNorm (affine) on x [B, C, …].
@@ -218,7 +207,7 @@ func (b *builder) timestepEmbedding(t *Node) *Node {
 		freqs = ConvertDType(Const(g, sinusoidFreqs64(half, cfg.FreqShift)), sdt)
 	}
 	args := Mul(ExpandAxes(t, 1), ExpandAxes(freqs, 0)) // [B, half]
-	parts := []*Node{Sin(args), Cos(args)}
+	parts := b.sinCos(t, args)
 	if cfg.FlipSinToCos {
 		parts[0], parts[1] = parts[1], parts[0]
 	}
