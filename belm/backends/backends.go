@@ -8,7 +8,12 @@
 //	xla   XLA/PJRT (CPU or CUDA);     build with -tags xla and install a PJRT plugin yourself
 //
 // The environment variable GOMLX_BACKEND (e.g. "go", "onnx", "onnx:cpu") overrides the
-// default. Asking for a backend that is not compiled in is an error that says how to
+// default.
+//
+// A bare "go" means "go:ops_sequential": graph ops run one after another (each op still uses
+// every core). compute v0.1.6's parallel op scheduler can deadlock with its matmul workers (a
+// batch-64 UNet forward hung for minutes, see BENCHMARKS.md), and sequential ops measured as
+// fast on the UNet and faster on sampler steps. "go:ops_parallel" opts back in. Asking for a backend that is not compiled in is an error that says how to
 // get it; GoMLX itself would panic or try to download a plugin.
 package backends
 
@@ -44,15 +49,19 @@ func Compiled() []string {
 }
 
 // Resolve returns the backend configuration to use: name if not empty, else
-// $GOMLX_BACKEND if set, else Default.
+// $GOMLX_BACKEND if set, else Default; a bare "go" becomes "go:ops_sequential".
 func Resolve(name string) string {
-	if name != "" {
-		return name
+	config := name
+	if config == "" {
+		config = strings.TrimSpace(os.Getenv(EnvVar))
 	}
-	if env := strings.TrimSpace(os.Getenv(EnvVar)); env != "" {
-		return env
+	if config == "" {
+		config = Default
 	}
-	return Default
+	if config == "go" {
+		config = "go:ops_sequential"
+	}
+	return config
 }
 
 // Name returns the backend name part of a configuration ("onnx:cpu" -> "onnx").

@@ -7,15 +7,15 @@ import (
 
 func TestResolve(t *testing.T) {
 	t.Setenv(EnvVar, "")
-	if got := Resolve(""); got != "go" {
+	if got := Resolve(""); got != "go:ops_sequential" {
 		t.Errorf("default: %q", got)
 	}
 	t.Setenv(EnvVar, "onnx:cpu")
 	if got := Resolve(""); got != "onnx:cpu" || Name(got) != "onnx" {
 		t.Errorf("from $GOMLX_BACKEND: %q", got)
 	}
-	if got := Resolve("go"); got != "go" {
-		t.Errorf("explicit name: %q", got)
+	if got := Resolve("go:ops_parallel"); got != "go:ops_parallel" {
+		t.Errorf("explicit configuration: %q", got)
 	}
 }
 
