@@ -244,6 +244,9 @@ func (r *Runner) evalEps(x *tensors.Tensor, net Level) (*tensors.Tensor, error) 
 		return []*Node{env.Eps(in[0])}, nil
 	}
 	out, _, err := r.exec("eps", body, []*tensors.Tensor{x}, r.params(net))
+	if _, ok := err.(errNotFinite); ok {
+		return nil, errNotFinite{what: "eps"} // the only output here is ε itself
+	}
 	if err != nil {
 		return nil, err
 	}
