@@ -6,7 +6,7 @@ OUT   ?= out
 # (BENCHMARKS.md). Every test passes with and without it; `make GOEXPERIMENT=` builds without.
 export GOEXPERIMENT ?= simd
 
-.PHONY: all figures test test-go test-onnx test-notebooks vet bench kernel onnxruntime fuzz clean
+.PHONY: all data figures test test-go test-onnx test-notebooks vet bench kernel onnxruntime fuzz clean
 
 all: figures
 
@@ -16,7 +16,13 @@ figures:
 
 ## test: every test — go vet, the Go tests, the onnx-backend agreement tests, then the notebooks
 ## executed by a real Jupyter kernel
-test: vet test-go test-onnx test-notebooks
+test: vet data test-go test-onnx test-notebooks
+
+## data: Debian's Fashion-MNIST (/usr/share/datasets/fashion-mnist), for the data loader's tests and `belm train`
+data:
+	@dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends dataset-fashion-mnist; }
 
 vet:
 	$(GO) vet ./...

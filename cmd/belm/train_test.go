@@ -1,0 +1,49 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/belmlab/workbench/belm/train"
+	"github.com/belmlab/workbench/belm/unet"
+	"github.com/belmlab/workbench/data/fashionmnist"
+)
+
+// TestTrainCommand runs `belm train` on a tiny 28×28 model for 3 steps (checkpoints at 2 and
+// 3, the EMA model exported), resumes it to step 4, and checks that a fresh run refuses a
+// folder that holds checkpoints. Needs Debian's Fashion-MNIST (skipped otherwise).
+func TestTrainCommand(t *testing.T) {
+	if _, err := fashionmnist.Load(fashionmnist.Dir(), fashionmnist.Test); err != nil {
+		t.Skipf("Fashion-MNIST not installed: %v", err)
+	}
+	dir := t.TempDir()
+	cfg := `{"_class_name": "UNet2DModel", "sample_size": 28, "in_channels": 1, "out_channels": 1,
+	  "down_block_types": ["DownBlock2D", "AttnDownBlock2D"], "up_block_types": ["AttnUpBlock2D", "UpBlock2D"],
+	  "block_out_channels": [8, 16], "layers_per_block": 1, "attention_head_dim": 8, "norm_num_groups": 4}`
+	cfgPath := filepath.Join(dir, "tiny.json")
+	os.WriteFile(cfgPath, []byte(cfg), 0o644)
+	out := filepath.Join(dir, "run")
+	common := []string{"--split", "test", "--output_dir", out, "--train_batch_size", "4", "--checkpointing_steps", "2", "--quiet", "--backend", "go"}
+	if err := runTrain(append([]string{"--model_config", cfgPath, "--max_train_steps", "3"}, common...)); err != nil {
+		t.Fatal(err)
+	}
+	cps, _ := train.Checkpoints(out)
+	if len(cps) != 2 || !strings.HasSuffix(cps[1], train.CheckpointName(3)) {
+		t.Fatalf("checkpoints %v", cps)
+	}
+	if _, err := unet.Load(filepath.Join(out, "model")); err != nil {
+		t.Fatal(err)
+	}
+	if err := runTrain(append([]string{"--model_config", cfgPath, "--max_train_steps", "3"}, common...)); err == nil || !strings.Contains(err.Error(), "resume_from_checkpoint") {
+		t.Errorf("a fresh run over checkpoints: %v", err)
+	}
+	if err := runTrain(append([]string{"--resume_from_checkpoint", "latest", "--max_train_steps", "4"}, common...)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := train.ReadState(filepath.Join(out, train.CheckpointName(4)))
+	if err != nil || st.Step != 4 || st.Config.UNet.BlockOutChannels[0] != 8 {
+		t.Errorf("resumed checkpoint: %+v, %v", st, err)
+	}
+}

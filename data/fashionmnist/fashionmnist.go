@@ -1,0 +1,325 @@
+// Package fashionmnist reads Fashion-MNIST (Xiao, Rasul & Vollgraf, 2017) from the IDX files
+// Debian's dataset-fashion-mnist package installs, and serves it in the form a diffusion
+// model trains on: NCHW batches scaled to [-1, 1], optionally padded from 28×28 to 32×32,
+// shuffled per epoch from a seed.
+//
+//	apt-get install -y --no-install-recommends dataset-fashion-mnist
+//	ds, err := fashionmnist.Load(fashionmnist.Dir(), fashionmnist.Train) // 60,000 images
+//	b := fashionmnist.NewBatcher(ds.Len(), 64, seed)
+//	x := ds.Float32(b.Next(), 2)                                        // [64, 1, 32, 32] flat
+//
+// # Files
+//
+// The IDX format (http://yann.lecun.com/exdb/mnist/): a big-endian magic number
+// 0x00 0x00 <type> <rank> (type 0x08 = unsigned byte), rank big-endian uint32 sizes, then the
+// data, row-major. Images are rank 3 ([N, 28, 28], magic 0x00000803), labels rank 1 ([N],
+// magic 0x00000801); files may be gzipped (detected by the gzip magic, not by the name).
+// Every check failure is an error that names the file: a wrong magic, a wrong rank, a
+// size that does not match the data (a truncated or overlong file), labels out of 0…9,
+// image and label counts that differ.
+package fashionmnist
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+)
+
+// DefaultDir is where Debian's dataset-fashion-mnist package puts the files.
+const DefaultDir = "/usr/share/datasets/fashion-mnist"
+
+// EnvDir names the environment variable that overrides DefaultDir.
+const EnvDir = "FASHION_MNIST_DIR"
+
+// InstallHint is the command that installs the files on Debian.
+const InstallHint = "apt-get install -y --no-install-recommends dataset-fashion-mnist"
+
+// Dir returns $FASHION_MNIST_DIR, or DefaultDir when it is unset.
+func Dir() string {
+	if d := os.Getenv(EnvDir); d != "" {
+		return d
+	}
+	return DefaultDir
+}
+
+// Split selects the training or the test set.
+type Split string
+
+const (
+	Train Split = "train" // 60,000 images
+	Test  Split = "t10k"  // 10,000 images
+)
+
+// ParseSplit accepts "train", "test" or "t10k".
+func ParseSplit(s string) (Split, error) {
+	switch s {
+	case "train":
+		return Train, nil
+	case "test", "t10k":
+		return Test, nil
+	}
+	return "", fmt.Errorf("fashionmnist: unknown split %q (train or test)", s)
+}
+
+// Files returns the image and label file names of a split (gzipped, as Debian ships them).
+func Files(split Split) (images, labels string) {
+	return string(split) + "-images-idx3-ubyte.gz", string(split) + "-labels-idx1-ubyte.gz"
+}
+
+// ClassNames are Fashion-MNIST's ten labels, by label value.
+var ClassNames = [10]string{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"}
+
+// Size is the side of a Fashion-MNIST image.
+const Size = 28
+
+// Dataset is a split in memory: Len() images of H×W bytes (0 = background, 255 = ink) and
+// their labels.
+type Dataset struct {
+	Images []uint8 // [N, H, W], row-major
+	Labels []uint8 // [N], 0…9
+	H, W   int
+}
+
+// Len is the number of images.
+func (d *Dataset) Len() int { return len(d.Labels) }
+
+// Load reads a split from dir (the folder with the four .gz files; see Dir). A missing
+// folder or file is an error that says how to install the package.
+func Load(dir string, split Split) (*Dataset, error) {
+	if split != Train && split != Test {
+		return nil, fmt.Errorf("fashionmnist: unknown split %q", split)
+	}
+	imgName, lblName := Files(split)
+	imgPath, lblPath := filepath.Join(dir, imgName), filepath.Join(dir, lblName)
+	for _, p := range []string{imgPath, lblPath} {
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("fashionmnist: %s not found (%v): install Debian's package with `%s`, or set $%s to the folder holding %s and %s",
+				p, errors.Unwrap(err), InstallHint, EnvDir, imgName, lblName)
+		}
+	}
+	dims, imgs, err := ReadIDXFile(imgPath)
+	if err != nil {
+		return nil, err
+	}
+	if len(dims) != 3 {
+		return nil, fmt.Errorf("fashionmnist: %s: images must be a rank-3 IDX array [N, H, W], got dimensions %v", imgPath, dims)
+	}
+	ldims, lbls, err := ReadIDXFile(lblPath)
+	if err != nil {
+		return nil, err
+	}
+	if len(ldims) != 1 {
+		return nil, fmt.Errorf("fashionmnist: %s: labels must be a rank-1 IDX array [N], got dimensions %v", lblPath, ldims)
+	}
+	if dims[0] != ldims[0] {
+		return nil, fmt.Errorf("fashionmnist: %s holds %d images but %s holds %d labels", imgPath, dims[0], lblPath, ldims[0])
+	}
+	for i, l := range lbls {
+		if l > 9 {
+			return nil, fmt.Errorf("fashionmnist: %s: label %d of item %d is not in 0…9", lblPath, l, i)
+		}
+	}
+	return &Dataset{Images: imgs, Labels: lbls, H: dims[1], W: dims[2]}, nil
+}
+
+// maxIDXBytes bounds the data an IDX header may announce (1 GiB), so that a corrupt header
+// fails before allocating.
+const maxIDXBytes = 1 << 30
+
+// ReadIDXFile reads an unsigned-byte IDX file, gzipped or not. Errors name the file.
+func ReadIDXFile(path string) (dims []int, data []byte, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fashionmnist: %w", err)
+	}
+	defer f.Close()
+	dims, data, err = ReadIDX(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fashionmnist: %s: %w", path, err)
+	}
+	return dims, data, nil
+}
+
+// ReadIDX reads an unsigned-byte IDX array (gzipped or not) from r: its dimensions and its
+// data, which must be exactly as long as the dimensions say.
+func ReadIDX(r io.Reader) (dims []int, data []byte, err error) {
+	br := bufio.NewReader(r)
+	if head, _ := br.Peek(2); len(head) == 2 && head[0] == 0x1f && head[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, nil, fmt.Errorf("corrupt gzip stream: %w", err)
+		}
+		defer zr.Close()
+		return readIDX(zr)
+	}
+	return readIDX(br)
+}
+
+func readIDX(r io.Reader) ([]int, []byte, error) {
+	var magic [4]byte
+	if _, err := io.ReadFull(r, magic[:]); err != nil {
+		return nil, nil, fmt.Errorf("truncated IDX header (no magic number): %w", err)
+	}
+	if magic[0] != 0 || magic[1] != 0 {
+		return nil, nil, fmt.Errorf("not an IDX file: magic number %#08x does not start with two zero bytes", binary.BigEndian.Uint32(magic[:]))
+	}
+	if magic[2] != 0x08 {
+		return nil, nil, fmt.Errorf("IDX data type %#02x is not unsigned byte (0x08)", magic[2])
+	}
+	rank := int(magic[3])
+	if rank < 1 || rank > 4 {
+		return nil, nil, fmt.Errorf("IDX rank %d is not in 1…4", rank)
+	}
+	hdr := make([]byte, 4*rank)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return nil, nil, fmt.Errorf("truncated IDX header (rank %d, sizes cut off): %w", rank, err)
+	}
+	dims := make([]int, rank)
+	size := int64(1)
+	for i := range dims {
+		dims[i] = int(binary.BigEndian.Uint32(hdr[4*i:]))
+		size *= int64(dims[i])
+		if size > maxIDXBytes {
+			return nil, nil, fmt.Errorf("IDX dimensions %v announce more than %d bytes", dims[:i+1], maxIDXBytes)
+		}
+	}
+	data := make([]byte, size)
+	n, err := io.ReadFull(r, data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("truncated IDX data: dimensions %v need %d bytes, the file has %d: %w", dims, size, n, err)
+	}
+	var extra [1]byte
+	if m, _ := r.Read(extra[:]); m > 0 {
+		rest, _ := io.Copy(io.Discard, r)
+		return nil, nil, fmt.Errorf("IDX file has %d bytes after the %d bytes of dimensions %v", rest+1, size, dims)
+	}
+	return dims, data, nil
+}
+
+// EncodeIDX writes an unsigned-byte IDX array (for tests and small fixtures).
+func EncodeIDX(dims []int, data []byte) []byte {
+	var b bytes.Buffer
+	b.Write([]byte{0, 0, 0x08, byte(len(dims))})
+	for _, d := range dims {
+		binary.Write(&b, binary.BigEndian, uint32(d))
+	}
+	b.Write(data)
+	return b.Bytes()
+}
+
+// Scale maps a pixel byte to [-1, 1] as diffusers' training scripts do
+// (ToTensor then Normalize([0.5], [0.5])): v/127.5 − 1.
+func Scale(v uint8) float64 { return float64(v)/127.5 - 1 }
+
+// Float32 returns the images at indices as a flat NCHW batch [len(indices), 1, H+2·pad,
+// W+2·pad] in [-1, 1]; the pad border is background (−1). pad 2 turns 28×28 into 32×32.
+func (d *Dataset) Float32(indices []int, pad int) []float32 {
+	out := make([]float32, len(indices)*(d.H+2*pad)*(d.W+2*pad))
+	d.fill(indices, pad, func(i int, v float64) { out[i] = float32(v) })
+	return out
+}
+
+// Float64 is Float32 in float64.
+func (d *Dataset) Float64(indices []int, pad int) []float64 {
+	out := make([]float64, len(indices)*(d.H+2*pad)*(d.W+2*pad))
+	d.fill(indices, pad, func(i int, v float64) { out[i] = v })
+	return out
+}
+
+// BatchLabels returns the labels at indices.
+func (d *Dataset) BatchLabels(indices []int) []int {
+	out := make([]int, len(indices))
+	for i, j := range indices {
+		out[i] = int(d.Labels[j])
+	}
+	return out
+}
+
+func (d *Dataset) fill(indices []int, pad int, set func(int, float64)) {
+	if pad < 0 {
+		panic(fmt.Sprintf("fashionmnist: negative padding %d", pad))
+	}
+	h, w := d.H+2*pad, d.W+2*pad
+	var lut [256]float64
+	for v := range lut {
+		lut[v] = Scale(uint8(v))
+	}
+	for b, idx := range indices {
+		img := d.Images[idx*d.H*d.W : (idx+1)*d.H*d.W]
+		base := b * h * w
+		for y := range h {
+			for x := range w {
+				v := -1.0
+				if iy, ix := y-pad, x-pad; iy >= 0 && iy < d.H && ix >= 0 && ix < d.W {
+					v = lut[img[iy*d.W+ix]]
+				}
+				set(base+y*w+x, v)
+			}
+		}
+	}
+}
+
+// Batcher deals indices 0…n−1 in batches, reshuffled every epoch. Epoch e's order is a
+// permutation drawn from PCG(seed, e), so the whole stream is a function of (seed, epoch,
+// position): a Batcher is resumed exactly from its State.
+type Batcher struct {
+	n, batch int
+	seed     uint64
+	st       BatcherState
+	perm     []int
+	permOf   int // the epoch perm was drawn for, −1 for none
+}
+
+// BatcherState is where a Batcher is in its stream.
+type BatcherState struct {
+	Epoch int `json:"epoch"`
+	Pos   int `json:"pos"` // the next index of the epoch's permutation to deal
+}
+
+// NewBatcher deals batches of size batch from n items; batch must be in 1…n.
+func NewBatcher(n, batch int, seed uint64) *Batcher {
+	if batch < 1 || batch > n {
+		panic(fmt.Sprintf("fashionmnist: batch size %d must be in 1…%d", batch, n))
+	}
+	return &Batcher{n: n, batch: batch, seed: seed, permOf: -1}
+}
+
+// State returns the current position (to checkpoint).
+func (b *Batcher) State() BatcherState { return b.st }
+
+// SetState resumes at a position from State.
+func (b *Batcher) SetState(s BatcherState) error {
+	if s.Epoch < 0 || s.Pos < 0 || s.Pos > b.n {
+		return fmt.Errorf("fashionmnist: invalid batcher state %+v for %d items", s, b.n)
+	}
+	b.st = s
+	return nil
+}
+
+// Perm returns epoch e's order of the n items.
+func (b *Batcher) Perm(epoch int) []int {
+	if b.permOf != epoch {
+		b.perm = rand.New(rand.NewPCG(b.seed, uint64(epoch))).Perm(b.n)
+		b.permOf = epoch
+	}
+	return b.perm
+}
+
+// Next returns the next batch of indices. A batch never straddles two epochs: the last
+// n mod batch items of an epoch's order are skipped (drop_last, as the training scripts do).
+func (b *Batcher) Next() []int {
+	if b.st.Pos+b.batch > b.n {
+		b.st = BatcherState{Epoch: b.st.Epoch + 1}
+	}
+	p := b.Perm(b.st.Epoch)
+	out := append([]int(nil), p[b.st.Pos:b.st.Pos+b.batch]...)
+	b.st.Pos += b.batch
+	return out
+}
