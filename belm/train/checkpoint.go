@@ -110,7 +110,7 @@ func Resume(path string, data Images, backend string) (*Trainer, error) {
 			}
 		}
 	}
-	u, err := unet.New(st.Config.UNet, weights)
+	u, err := unet.New(st.Config.UNet, weights, unet.WithDifferentiableStrides(true))
 	if err != nil {
 		return nil, fmt.Errorf("train: %s: %w", path, err)
 	}

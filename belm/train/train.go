@@ -230,7 +230,7 @@ func New(cfg Config, data Images, backend string) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	u, err := unet.NewRandom(cfg.UNet, int64(cfg.Seed), dtypes.Float32)
+	u, err := unet.NewRandom(cfg.UNet, int64(cfg.Seed), dtypes.Float32, unet.WithDifferentiableStrides(true))
 	if err != nil {
 		return nil, err
 	}

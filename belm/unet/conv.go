@@ -81,7 +81,26 @@ func (b *builder) conv(c convPlan, x *Node) *Node {
 	}
 	w := b.w(c.prefix + ".weight")
 	bias := b.w(c.prefix + ".bias")
+	if c.stride > 1 && b.u.opts.differentiableStrides {
+		return Add(convSubsample(x, w, c.stride, c.padding), channelVector(bias, 4))
+	}
 	return Add(convDirect(x, w, c.stride, c.padding), channelVector(bias, 4))
+}
+
+// convSubsample is a strided convolution as a stride-1 convolution followed by keeping rows
+// and columns 0, s, 2s, …: the stride-1 output (H1 × W1) is padded at the end to s·Ho × s·Wo,
+// reshaped to [B, O, Ho, s, Wo, s] and sliced at index 0 of both s axes. Every op has a
+// backward pass ONNX Runtime can run (see WithDifferentiableStrides).
+func convSubsample(x, w *Node, stride int, padding [2][2]int) *Node {
+	y := convDirect(x, w, 1, padding)
+	d := y.Shape().Dimensions
+	b, o, h1, w1 := d[0], d[1], d[2], d[3]
+	ho, wo := (h1-1)/stride+1, (w1-1)/stride+1
+	y = Pad(y, ScalarZero(y.Graph(), y.DType()), PadAxis{}, PadAxis{},
+		PadAxis{End: stride*ho - h1}, PadAxis{End: stride*wo - w1})
+	y = Reshape(y, b, o, ho, stride, wo, stride)
+	y = Slice(y, AxisRange(), AxisRange(), AxisRange(), AxisElem(0), AxisRange(), AxisElem(0))
+	return Reshape(y, b, o, ho, wo)
 }
 
 // convDirect is the backend's own convolution, NCHW/OIHW.

@@ -81,6 +81,8 @@ func TestConvIm2col(t *testing.T) {
 				check("im2col", run(convIm2col))
 				if c.stride == 1 {
 					check("shift", run(func(x, w *Node, _ int, pad [2][2]int) *Node { return convShift(x, w, pad) }))
+				} else {
+					check("subsample", run(convSubsample))
 				}
 			})
 		}

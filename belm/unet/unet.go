@@ -74,6 +74,9 @@ type options struct {
 	float32Sinusoid bool
 	float32Softmax  bool
 	sleefSinCos     bool
+	// differentiableStrides: strided convolutions on backends other than go as stride 1 +
+	// subsampling, whose gradient ONNX Runtime can compute (WithDifferentiableStrides).
+	differentiableStrides bool
 }
 
 func defaultOptions() options {
@@ -115,6 +118,17 @@ func WithSleefSinCos(on bool) Option {
 // the more exact choice; ~2.5e-8 away from the fixtures). No effect on float32 graphs.
 func WithFloat32Softmax(on bool) Option {
 	return func(o *options) { o.float32Softmax = on }
+}
+
+// WithDifferentiableStrides makes strided convolutions (Downsample2D) differentiable on
+// the onnx backend, for training: ONNX Runtime cannot run the backward pass of a strided
+// Conv ("input dilations > 1 not supported"), so they are computed as a stride-1
+// convolution followed by keeping every s-th row and column (contiguous reshapes and
+// slices only). Same values; the two downsampling convolutions cost ~4× more, so it is
+// off by default (sampling needs no gradient). No effect on the go backend, whose
+// patches + matmul convolutions are differentiable anyway.
+func WithDifferentiableStrides(on bool) Option {
+	return func(o *options) { o.differentiableStrides = on }
 }
 
 // Weights is a source of named tensors: a *safetensors.File or a TensorMap.
