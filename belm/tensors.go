@@ -117,3 +117,15 @@ func Compare(x, ref []float64, scale float64) Errors {
 	e.MaxAbs /= scale
 	return e
 }
+
+// MeanStd returns the mean and the (population) standard deviation of v.
+func MeanStd(v []float64) (mean, std float64) {
+	for _, x := range v {
+		mean += x
+	}
+	mean /= float64(len(v))
+	for _, x := range v {
+		std += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(std / float64(len(v)))
+}

@@ -237,15 +237,8 @@ func (c Common) setup(samplers []string) (*analytic.Problem, []belm.Sampler, err
 }
 
 func std(v []float64) float64 {
-	var m, s float64
-	for _, x := range v {
-		m += x
-	}
-	m /= float64(len(v))
-	for _, x := range v {
-		s += (x - m) * (x - m)
-	}
-	return math.Sqrt(s / float64(len(v)))
+	_, s := belm.MeanStd(v)
+	return s
 }
 
 func lastErr(p []belm.OrderPoint) float64 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -127,7 +128,7 @@ func Resume(path string, data Images, backend string) (*Trainer, error) {
 			if err != nil {
 				return nil, fmt.Errorf("train: %s: %w", path, err)
 			}
-			if !equalDims(v.Shape().Dimensions, set.vs[i].Shape().Dimensions) {
+			if !slices.Equal(v.Shape().Dimensions, set.vs[i].Shape().Dimensions) {
 				return nil, fmt.Errorf("train: %s: %s%s has shape %v, want %v", path, set.prefix, name, v.Shape().Dimensions, set.vs[i].Shape().Dimensions)
 			}
 			if err := set.vs[i].SetValue(v); err != nil {
@@ -148,18 +149,6 @@ func Resume(path string, data Images, backend string) (*Trainer, error) {
 		return nil, fmt.Errorf("train: %s: %w", path, err)
 	}
 	return t, nil
-}
-
-func equalDims(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Checkpoints lists the checkpoint files in dir, oldest step first.

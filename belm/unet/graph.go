@@ -3,6 +3,7 @@ package unet
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/gomlx/compute/dtypes"
@@ -55,7 +56,7 @@ func (b *builder) w(name string) *Node {
 			panic(fmt.Errorf("unet: creating variable for %q: %w", name, err))
 		}
 	}
-	if want := b.u.shapes[name]; !shapesEqual(v.Shape().Dimensions, want) {
+	if want := b.u.shapes[name]; !slices.Equal(v.Shape().Dimensions, want) {
 		exceptions.Panicf("unet: variable %q has shape %v, the model needs %v", fullPath, v.Shape().Dimensions, want)
 	}
 	n := v.NodeValue(b.g)
@@ -63,18 +64,6 @@ func (b *builder) w(name string) *Node {
 		n = ConvertDType(n, b.dtype)
 	}
 	return n
-}
-
-func shapesEqual(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // silu is x·sigmoid(x) written as x/(1+exp(−x)) (see the package comment).

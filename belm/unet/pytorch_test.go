@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -149,7 +150,7 @@ func TestLoadPyTorchDTypes(t *testing.T) {
 	}
 	for name, w := range want {
 		got := m[name]
-		if got == nil || got.DType() != w.dt || !shapesEqual(got.Shape().Dimensions, w.dims) {
+		if got == nil || got.DType() != w.dt || !slices.Equal(got.Shape().Dimensions, w.dims) {
 			t.Errorf("%s: got %v, want %s %v", name, got, w.dt, w.dims)
 			continue
 		}

@@ -264,7 +264,7 @@ func New(cfg Config, weights Weights, opts ...Option) (*UNet, error) {
 			mismatched = append(mismatched, fmt.Sprintf("%q: %v", src, err))
 			continue
 		}
-		if got := t.Shape().Dimensions; !shapesEqual(got, u.shapes[name]) {
+		if got := t.Shape().Dimensions; !slices.Equal(got, u.shapes[name]) {
 			mismatched = append(mismatched, fmt.Sprintf("%q has shape %v, want %v", src, got, u.shapes[name]))
 			continue
 		}

@@ -13,7 +13,6 @@ import (
 	"flag"
 	"fmt"
 	"image"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -421,15 +420,8 @@ func runReconstruct(args []string) error {
 }
 
 func std(v []float64) float64 {
-	var m, s float64
-	for _, x := range v {
-		m += x
-	}
-	m /= float64(len(v))
-	for _, x := range v {
-		s += (x - m) * (x - m)
-	}
-	return math.Sqrt(s / float64(len(v)))
+	_, s := belm.MeanStd(v)
+	return s
 }
 
 func runEps(args []string) error {

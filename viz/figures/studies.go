@@ -97,15 +97,8 @@ func belmName(n string) string {
 func noiseStats(ns []viz.NoiseSample) []map[string]any {
 	var out []map[string]any
 	for _, n := range ns {
-		var m, s float64
-		for _, v := range n.Values {
-			m += v
-		}
-		m /= float64(len(n.Values))
-		for _, v := range n.Values {
-			s += (v - m) * (v - m)
-		}
-		out = append(out, map[string]any{"sampler": n.Sampler, "mean": m, "std": math.Sqrt(s / float64(len(n.Values)))})
+		m, s := belm.MeanStd(n.Values)
+		out = append(out, map[string]any{"sampler": n.Sampler, "mean": m, "std": s})
 	}
 	return out
 }
