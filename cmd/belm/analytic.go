@@ -74,8 +74,7 @@ func runCoeffs(args []string) error {
 func runRoundTrip(args []string) error {
 	fs := flag.NewFlagSet("roundtrip", flag.ContinueOnError)
 	var cf commonFlags
-	cf.register(fs, "ddim,edict,bdia,belm")
-	steps := fs.String("num_inference_steps", "10,20,50,100", "comma-separated step counts N")
+	cf.register(fs, "ddim,edict,bdia,belm", "10,20,50,100")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -83,7 +82,7 @@ func runRoundTrip(args []string) error {
 	if err != nil {
 		return err
 	}
-	ns, err := parseInts(*steps, "num_inference_steps")
+	ns, err := cf.stepCounts()
 	if err != nil {
 		return err
 	}
@@ -102,7 +101,7 @@ func runRoundTrip(args []string) error {
 func runOrder(args []string) error {
 	fs := flag.NewFlagSet("order", flag.ContinueOnError)
 	var cf commonFlags
-	cf.register(fs, "ddim,bdia,belm")
+	cf.register(fs, "ddim,bdia,belm", "20,40,80,160")
 	var o study.OrderConfig
 	fs.Float64Var(&o.SigmaStar, "lte_sigma_bar", 0.5, "σ̄ at which the LTE is measured")
 	fs.Float64Var(&o.HMin, "lte_h_min", 0.002, "smallest step size h of the LTE study")
@@ -110,7 +109,6 @@ func runOrder(args []string) error {
 	fs.Float64Var(&o.Ratio, "lte_ratio", 1.3, "ratio of consecutive steps h_{i+1}/h_i in the LTE study")
 	fs.Float64Var(&o.SigmaMax, "sigma_bar_max", 10, "σ̄ at which global-error sampling starts")
 	fs.Float64Var(&o.Rho, "rho", 2, "power of the global-error grid σ̄_i = σ̄max (i/N)^ρ")
-	steps := fs.String("num_inference_steps", "20,40,80,160", "step counts N of the global-error study")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -118,7 +116,7 @@ func runOrder(args []string) error {
 	if err != nil {
 		return err
 	}
-	if o.Ns, err = parseInts(*steps, "num_inference_steps"); err != nil {
+	if o.Ns, err = cf.stepCounts(); err != nil {
 		return err
 	}
 	if fs.Lookup("batch_size").Value.String() == "64" {

@@ -17,8 +17,7 @@ func runFigures(args []string) error {
 	fs := flag.NewFlagSet("figures", flag.ContinueOnError)
 	out := fs.String("out", "out/figures", "output directory")
 	var cf commonFlags
-	cf.register(fs, "ddim,edict,bdia,belm")
-	steps := fs.String("num_inference_steps", "10,20,50,100", "step counts N of the error-vs-steps figures")
+	cf.register(fs, "ddim,edict,bdia,belm", "10,20,50,100")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -26,7 +25,7 @@ func runFigures(args []string) error {
 	if err != nil {
 		return err
 	}
-	ns, err := parseInts(*steps, "num_inference_steps")
+	ns, err := cf.stepCounts()
 	if err != nil {
 		return err
 	}
@@ -42,7 +41,7 @@ func runFigures(args []string) error {
 		}
 		bar.update(done, total, what)
 	}
-	times, err := figures.All(figures.Config{Common: c, Steps: ns}, *out, update)
+	times, err := figures.All(figures.Config{Common: c, Steps: ns, Samplers: cf.samplers()}, *out, update)
 	if err != nil {
 		return err
 	}

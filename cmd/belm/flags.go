@@ -64,11 +64,13 @@ type commonFlags struct {
 	backend     string
 	gamma, p    float64
 	samplerType string
+	steps       string
 	format      string
 	quiet       bool
 }
 
-func (c *commonFlags) register(fs *flag.FlagSet, defSamplers string) {
+func (c *commonFlags) register(fs *flag.FlagSet, defSamplers, defSteps string) {
+	fs.StringVar(&c.steps, "num_inference_steps", defSteps, "comma-separated step counts N")
 	c.sched.register(fs, "scaled_linear", "linspace")
 	fs.StringVar(&c.model, "model", "gaussian", "analytic model: gaussian | gmm")
 	fs.IntVar(&c.dim, "dim", 16, "data dimension of the analytic model")
@@ -107,6 +109,8 @@ func (c *commonFlags) common() (study.Common, error) {
 }
 
 func (c *commonFlags) samplers() []string { return splitList(c.samplerType) }
+
+func (c *commonFlags) stepCounts() ([]int, error) { return parseInts(c.steps, "num_inference_steps") }
 
 func parseDType(s string) (dtypes.DType, error) {
 	switch strings.ToLower(s) {

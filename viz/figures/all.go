@@ -29,7 +29,7 @@ func All(c Config, dir string, progress func(done, total int, what string)) ([]T
 			f, err := Trajectories(c, 10, []string{"ddim", "belm"})
 			return []Figure{f}, err
 		}},
-		{"sample grid", func() ([]Figure, error) { f, err := Samples(c, 10, 8, Samplers); return []Figure{f}, err }},
+		{"sample grid", func() ([]Figure, error) { f, err := Samples(c, 10, 8, c.samplers()); return []Figure{f}, err }},
 		{"interpolation grids", func() ([]Figure, error) {
 			a, err := Interpolation(c, "belm", 50, 3)
 			if err != nil {

@@ -89,6 +89,15 @@ type Config struct {
 	Common study.Common
 	// Steps are the step counts of the error-vs-N figures (default 10, 20, 50, 100).
 	Steps []int
+	// Samplers of the round-trip figures and the sample grid (default Samplers).
+	Samplers []string
+}
+
+func (c Config) samplers() []string {
+	if len(c.Samplers) == 0 {
+		return Samplers
+	}
+	return c.Samplers
 }
 
 func (c Config) steps() []int {

@@ -23,17 +23,17 @@ var Samplers = []string{"ddim", "edict", "bdia", "belm"}
 func RoundTrip(c Config) ([]Figure, error) {
 	c64, c32 := c.Common, c.Common
 	c64.DType, c32.DType = dtypes.Float64, dtypes.Float32
-	r64, err := study.RoundTrip(c64, Samplers, c.steps())
+	r64, err := study.RoundTrip(c64, c.samplers(), c.steps())
 	if err != nil {
 		return nil, err
 	}
-	r32, err := study.RoundTrip(c32, Samplers, c.steps())
+	r32, err := study.RoundTrip(c32, c.samplers(), c.steps())
 	if err != nil {
 		return nil, err
 	}
 	curves := func(rs []study.RoundTripResult) []viz.Curve {
 		var out []viz.Curve
-		for _, name := range Samplers {
+		for _, name := range c.samplers() {
 			cv := viz.Curve{Sampler: name}
 			worst := 0.0
 			for _, r := range rs {
