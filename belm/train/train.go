@@ -273,7 +273,11 @@ func newTrainer(cfg Config, u *unet.UNet, data Images, backend string) (*Trainer
 			if err != nil {
 				return nil, err
 			}
-			nv.SetTrainable(false)
+			// Not marked SetTrainable(false): on the onnx backend (compute-onnx v0.1.5, GoMLX
+			// v0.28.8) updates of non-trainable variables made in the graph were not kept from
+			// one execution to the next (Adam's moments and the EMA restarted from their initial
+			// values every step; TestOnnxTraining catches it). Gradients are taken explicitly
+			// w.r.t. t.params, so the flag changes nothing else here.
 			return nv, nil
 		}
 		m, err1 := mk(scopeM, zeros)
