@@ -30,19 +30,28 @@ func benchNoise(b *testing.B, dt dtypes.DType) *tensors.Tensor {
 	return x
 }
 
+// benchSetup returns a runner with the cheap model, the named sampler, the 100-step DDPM
+// grid and a noise state.
+func benchSetup(b *testing.B, name string, dt dtypes.DType) (*belm.Runner, belm.Sampler, *belm.Grid, *tensors.Tensor) {
+	r, err := belm.NewRunner(cheapModel{}, "", dt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := belm.ParseSampler(name, belm.DefaultSamplerOptions)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sched, _ := belm.NewSchedule(belm.DDPMConfig)
+	g, _ := sched.Grid(100)
+	return r, s, g, benchNoise(b, dt)
+}
+
 // BenchmarkStep: one sampling step on a [8,3,32,32] state (the arithmetic alone).
 func BenchmarkStep(b *testing.B) {
 	for _, dt := range []dtypes.DType{dtypes.Float32, dtypes.Float64} {
 		for _, name := range []string{"ddim", "bdia", "belm", "edict"} {
 			b.Run(fmt.Sprintf("%s/%s", name, dt), func(b *testing.B) {
-				r, err := belm.NewRunner(cheapModel{}, "", dt)
-				if err != nil {
-					b.Fatal(err)
-				}
-				s, _ := belm.ParseSampler(name, belm.DefaultSamplerOptions)
-				sched, _ := belm.NewSchedule(belm.DDPMConfig)
-				g, _ := sched.Grid(100)
-				x := benchNoise(b, dt)
+				r, s, g, x := benchSetup(b, name, dt)
 				// The state after two steps, so every benchmarked step is a full-window step.
 				st, err := r.Run(s, g, belm.State{Level: 100, Latents: []*tensors.Tensor{x}}, 98)
 				if err != nil {
@@ -64,14 +73,7 @@ func BenchmarkPass100(b *testing.B) {
 	for _, dt := range []dtypes.DType{dtypes.Float32, dtypes.Float64} {
 		for _, name := range []string{"ddim", "bdia", "belm", "edict"} {
 			b.Run(fmt.Sprintf("%s/%s", name, dt), func(b *testing.B) {
-				r, err := belm.NewRunner(cheapModel{}, "", dt)
-				if err != nil {
-					b.Fatal(err)
-				}
-				s, _ := belm.ParseSampler(name, belm.DefaultSamplerOptions)
-				sched, _ := belm.NewSchedule(belm.DDPMConfig)
-				g, _ := sched.Grid(100)
-				x := benchNoise(b, dt)
+				r, s, g, x := benchSetup(b, name, dt)
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
 					if _, err := r.Sample(s, g, belm.State{Level: 100, Latents: []*tensors.Tensor{x}}); err != nil {
