@@ -392,6 +392,45 @@ func (t *Trainer) stepGraph(scope *model.Scope, in []*Node) []*Node {
 		nodes[i] = p.NodeValue(g)
 	}
 	grads := Gradient(loss, nodes...)
+	h := func(i int) *Node { return Reshape(Slice(hyper, AxisElem(i))) }
+	lr, bc1, bc2, decay := h(hLR), h(hBC1), h(hBC2), h(hEMA)
+	m, v := make([]*Node, len(t.params)), make([]*Node, len(t.params))
+	for i := range t.params {
+		m[i], v[i] = t.m[i].NodeValue(g), t.v[i].NodeValue(g)
+	}
+	w, m, v, gnorm := t.cfg.AdamW().Step(nodes, grads, m, v, lr, bc1, bc2)
+	for i, p := range t.params {
+		e := t.ema[i].NodeValue(g)
+		e = Sub(e, Mul(OneMinus(decay), Sub(e, w[i])))
+		t.m[i].SetNodeValue(m[i])
+		t.v[i].SetNodeValue(v[i])
+		p.SetNodeValue(w[i])
+		t.ema[i].SetNodeValue(e)
+	}
+	return []*Node{loss, gnorm}
+}
+
+// AdamW is the optimiser of a Config.
+func (c Config) AdamW() AdamW {
+	return AdamW{Beta1: c.AdamBeta1, Beta2: c.AdamBeta2, Epsilon: c.AdamEpsilon, WeightDecay: c.AdamWeightDecay, MaxGradNorm: c.MaxGradNorm}
+}
+
+// AdamW is PyTorch's AdamW (decoupled weight decay, ε outside the square root of the
+// debiased v) preceded by torch.nn.utils.clip_grad_norm_ (g·min(1, c/(‖g‖+1e-6)) over all
+// gradients together), built into a graph:
+//
+//	g ← g·min(1, MaxGradNorm/(‖g‖+1e-6))            (MaxGradNorm ≤ 0: no clipping)
+//	m ← β₁m + (1−β₁)g,  v ← β₂v + (1−β₂)g²
+//	w ← w − lr·λ·w − (lr/bc₁)·m / (√(v/bc₂) + ε),  bc_i = 1 − β_iᵏ at step k
+type AdamW struct {
+	Beta1, Beta2, Epsilon, WeightDecay, MaxGradNorm float64
+}
+
+// Step returns the updated weights and moments for weights w with gradients grads and
+// moments m, v (nodes of one graph), the scalar learning rate lr and bias corrections bc1,
+// bc2, and the global gradient norm before clipping.
+func (o AdamW) Step(w, grads, m, v []*Node, lr, bc1, bc2 *Node) (nw, nm, nv []*Node, gnorm *Node) {
+	g := lr.Graph()
 	var sq *Node
 	for _, gr := range grads {
 		q := ReduceAllSum(Square(gr))
@@ -401,32 +440,30 @@ func (t *Trainer) stepGraph(scope *model.Scope, in []*Node) []*Node {
 			sq = Add(sq, q)
 		}
 	}
-	gnorm := Sqrt(sq)
+	gnorm = Sqrt(sq)
 	coef := ScalarOne(g, gnorm.DType())
-	if c := t.cfg.MaxGradNorm; c > 0 {
+	if c := o.MaxGradNorm; c > 0 {
 		coef = Min(coef, Div(Scalar(g, gnorm.DType(), c), AddScalar(gnorm, 1e-6)))
 	}
-	h := func(i int) *Node { return Reshape(Slice(hyper, AxisElem(i))) }
-	lr, bc1, bc2, decay := h(hLR), h(hBC1), h(hBC2), h(hEMA)
-	b1, b2 := t.cfg.AdamBeta1, t.cfg.AdamBeta2
-	for i, p := range t.params {
+	b1, b2 := o.Beta1, o.Beta2
+	nw, nm, nv = make([]*Node, len(w)), make([]*Node, len(w)), make([]*Node, len(w))
+	for i := range w {
 		gr := Mul(grads[i], coef)
-		m := Add(MulScalar(t.m[i].NodeValue(g), b1), MulScalar(gr, 1-b1))
-		v := Add(MulScalar(t.v[i].NodeValue(g), b2), MulScalar(Square(gr), 1-b2))
-		w := nodes[i]
-		if wd := t.cfg.AdamWeightDecay; wd > 0 {
-			w = Sub(w, Mul(MulScalar(lr, wd), w))
+		nm[i] = Add(MulScalar(m[i], b1), MulScalar(gr, 1-b1))
+		nv[i] = Add(MulScalar(v[i], b2), MulScalar(Square(gr), 1-b2))
+		wi := w[i]
+		if wd := o.WeightDecay; wd > 0 {
+			wi = Sub(wi, Mul(MulScalar(lr, wd), wi))
 		}
-		denom := AddScalar(Sqrt(Div(v, bc2)), t.cfg.AdamEpsilon)
-		w = Sub(w, Div(Mul(Div(lr, bc1), m), denom))
-		e := t.ema[i].NodeValue(g)
-		e = Sub(e, Mul(OneMinus(decay), Sub(e, w)))
-		t.m[i].SetNodeValue(m)
-		t.v[i].SetNodeValue(v)
-		p.SetNodeValue(w)
-		t.ema[i].SetNodeValue(e)
+		denom := AddScalar(Sqrt(Div(nv[i], bc2)), o.Epsilon)
+		nw[i] = Sub(wi, Div(Mul(Div(lr, bc1), nm[i]), denom))
 	}
-	return []*Node{loss, gnorm}
+	return nw, nm, nv, gnorm
+}
+
+// BiasCorrections are AdamW's 1−β₁ᵏ and 1−β₂ᵏ at step k (1-based).
+func (o AdamW) BiasCorrections(k int) (bc1, bc2 float64) {
+	return 1 - math.Pow(o.Beta1, float64(k)), 1 - math.Pow(o.Beta2, float64(k))
 }
 
 // TrainStep runs one optimisation step.
@@ -445,8 +482,8 @@ func (t *Trainer) TrainStep() (StepStats, error) {
 	lr := t.cfg.LearningRateAt(k)
 	hyper := make([]float32, hN)
 	hyper[hLR] = float32(lr)
-	hyper[hBC1] = float32(1 - math.Pow(t.cfg.AdamBeta1, float64(k)))
-	hyper[hBC2] = float32(1 - math.Pow(t.cfg.AdamBeta2, float64(k)))
+	bc1, bc2 := t.cfg.AdamW().BiasCorrections(k)
+	hyper[hBC1], hyper[hBC2] = float32(bc1), float32(bc2)
 	hyper[hEMA] = float32(t.cfg.EMADecayAt(k))
 	out, err := t.exec.Exec(
 		tensors.FromFlatDataAndDimensions(x0, b, ch, sz, sz),

@@ -87,6 +87,22 @@ func (b *builder) conv(c convPlan, x *Node) *Node {
 	return Add(convDirect(x, w, c.stride, c.padding), channelVector(bias, 4))
 }
 
+// Conv2D is the convolution of x [B, C, H, W] with w [O, C, kh, kw] (PyTorch's Conv2d
+// without bias; padding {before, after} per spatial axis), expressed the fastest way for
+// the graph's backend (patches + matmul on the pure-Go backend, the backend's Convolve
+// elsewhere, following SetConvAlgorithm) and differentiable on every backend (strided
+// convolutions as in WithDifferentiableStrides). For models other than the UNet (the
+// Fashion-MNIST classifier of belm/quality).
+func Conv2D(x, w *Node, stride int, padding [2][2]int) *Node {
+	switch {
+	case useIm2col(x.Graph()):
+		return convPatches(x, w, stride, padding)
+	case stride > 1:
+		return convSubsample(x, w, stride, padding)
+	}
+	return convDirect(x, w, stride, padding)
+}
+
 // convSubsample is a strided convolution as a stride-1 convolution followed by keeping rows
 // and columns 0, s, 2s, …: the stride-1 output (H1 × W1) is padded at the end to s·Ho × s·Wo,
 // reshaped to [B, O, Ho, s, Wo, s] and sliced at index 0 of both s axes. Every op has a
