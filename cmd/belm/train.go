@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/belmlab/workbench/belm"
+	"github.com/belmlab/workbench/belm/pipeline"
 	"github.com/belmlab/workbench/belm/train"
 	"github.com/belmlab/workbench/belm/unet"
 	"github.com/belmlab/workbench/data/fashionmnist"
@@ -51,6 +53,7 @@ func runTrain(args []string) error {
 	backend := fs.String("backend", "", "GoMLX backend: go | onnx | xla (default $GOMLX_BACKEND or go)")
 	logSteps := fs.Int("logging_steps", 50, "print a progress line every this many steps when stderr is not a terminal")
 	quiet := fs.Bool("quiet", false, "no progress output")
+	gridSteps := fs.Int("eval_inference_steps", 20, "with each checkpoint, write samples-<step>.png: O-BELM samples of the EMA model from the fixed evaluation noise in this many steps (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -128,6 +131,11 @@ func runTrain(args []string) error {
 		if err := tr.ExportEMA(filepath.Join(*outDir, "model")); err != nil {
 			return err
 		}
+		if *gridSteps > 0 {
+			if err := evalGrid(tr, *backend, *gridSteps, filepath.Join(*outDir, fmt.Sprintf("samples-%d.png", tr.Step()))); err != nil {
+				return err
+			}
+		}
 		if *keep > 0 {
 			cps, err := train.Checkpoints(*outDir)
 			if err != nil {
@@ -173,6 +181,41 @@ func runTrain(args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "EMA model: %s (load with --model_id %s)\n", filepath.Join(*outDir, "model"), filepath.Join(*outDir, "model"))
 	return nil
+}
+
+// evalGrid samples the fixed evaluation noise with the EMA weights (O-BELM, n steps, on the
+// training backend) and writes the grid: grids of successive checkpoints show the same noises.
+func evalGrid(tr *train.Trainer, backend string, n int, path string) error {
+	u, err := tr.EMAUNet()
+	if err != nil {
+		return err
+	}
+	p, err := pipeline.New(u, tr.Config().Scheduler, pipeline.Options{Backend: backend})
+	if err != nil {
+		return err
+	}
+	s, err := p.Sampler("belm", belm.DefaultSamplerOptions, true)
+	if err != nil {
+		return err
+	}
+	noise32 := tr.EvalNoise()
+	if len(noise32) == 0 {
+		return nil
+	}
+	noise := make([]float64, len(noise32))
+	for i, v := range noise32 {
+		noise[i] = float64(v)
+	}
+	k := len(noise) / p.Size(1)
+	x, err := p.Sample(s, n, noise, k)
+	if err != nil {
+		return fmt.Errorf("evaluation samples: %w", err)
+	}
+	grid, err := gridOf(p, x, k, k)
+	if err != nil {
+		return err
+	}
+	return savePNG(grid, path)
 }
 
 // padFor is the padding that brings the data to the model's sample_size.

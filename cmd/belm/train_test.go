@@ -25,7 +25,7 @@ func TestTrainCommand(t *testing.T) {
 	cfgPath := filepath.Join(dir, "tiny.json")
 	os.WriteFile(cfgPath, []byte(cfg), 0o644)
 	out := filepath.Join(dir, "run")
-	common := []string{"--split", "test", "--output_dir", out, "--train_batch_size", "4", "--checkpointing_steps", "2", "--quiet", "--backend", "go"}
+	common := []string{"--split", "test", "--output_dir", out, "--train_batch_size", "4", "--checkpointing_steps", "2", "--quiet", "--backend", "go", "--eval_inference_steps", "2"}
 	if err := runTrain(append([]string{"--model_config", cfgPath, "--max_train_steps", "3"}, common...)); err != nil {
 		t.Fatal(err)
 	}
@@ -35,6 +35,10 @@ func TestTrainCommand(t *testing.T) {
 	}
 	if _, err := unet.Load(filepath.Join(out, "model")); err != nil {
 		t.Fatal(err)
+	}
+	// Each checkpoint comes with the grid of the fixed evaluation noise (16 images, 28×28).
+	if img := decodePNG(t, filepath.Join(out, "samples-3.png")); img.Bounds().Dx() < 16*28 {
+		t.Errorf("samples-3.png is %v", img.Bounds())
 	}
 	if err := runTrain(append([]string{"--model_config", cfgPath, "--max_train_steps", "3"}, common...)); err == nil || !strings.Contains(err.Error(), "resume_from_checkpoint") {
 		t.Errorf("a fresh run over checkpoints: %v", err)
