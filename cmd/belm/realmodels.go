@@ -25,6 +25,7 @@ import (
 	"github.com/belmlab/workbench/belm"
 	"github.com/belmlab/workbench/belm/pipeline"
 	"github.com/belmlab/workbench/belm/safetensors"
+	"github.com/belmlab/workbench/belm/study"
 	"github.com/belmlab/workbench/viz"
 )
 
@@ -170,9 +171,10 @@ func runInterpolate(args []string) error {
 	mf.register(fs)
 	sampler := fs.String("sampler_type", "belm", "the sampler (the reference always uses belm); exact ones (belm, edict, bdia) reproduce the endpoints of image pairs")
 	n := fs.Int("num_inference_steps", 20, "number of steps N")
-	testNum := fs.Int("test_num", 2, "number of pairs (seeds, or image pairs with --directory)")
+	testNum := fs.Int("test_num", 2, "number of pairs (seeds, or image pairs with --directory / --dataset)")
 	seed := fs.Uint64("seed", 1, "pair k draws its two noises from seed+k")
-	dir := fs.String("directory", "", "interpolate between inverted images of this folder (pairs 1–2, 3–4, …) instead of noises")
+	var src imageSource
+	src.register(fs, "interpolate between inverted images (pairs 1–2, 3–4, …) instead of noises")
 	slerp := fs.String("slerp", "whole", "whole (paper Eq. 64) | per_channel (the reference script's)")
 	steps := fs.Int("num_weights", 11, "interpolation weights per row, 0 … 1")
 	saveDir := fs.String("save_dir", "out/interpolate", "folder for the grids")
@@ -194,24 +196,25 @@ func runInterpolate(args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := p.Sampler(*sampler, mf.options(), *dir == "")
+	s, err := p.Sampler(*sampler, mf.options(), !src.given())
 	if err != nil {
 		return err
 	}
 	weights := pipeline.InterpolationWeights(*steps - 1)
 	var pairs [][2]belm.State
 	var labels []string
-	if *dir != "" {
-		paths, err := pipeline.ListImages(*dir)
+	if src.given() {
+		imgs, err := src.open(p, 2**testNum)
 		if err != nil {
 			return err
 		}
+		paths := imgs.names
 		if len(paths) < 2 {
-			return fmt.Errorf("--directory %s has %d image: interpolation needs two", *dir, len(paths))
+			return fmt.Errorf("%d image: interpolation needs two", len(paths))
 		}
-		np := min(*testNum, len(paths)/2)
+		np := len(paths) / 2
 		paths = paths[:2*np]
-		x0, err := p.LoadImages(paths)
+		x0, err := imgs.load(0, len(paths))
 		if err != nil {
 			return err
 		}
@@ -249,6 +252,7 @@ func runInterpolate(args []string) error {
 		}
 	}
 	sz := p.SampleSize()
+	var all []float64
 	for k, pr := range pairs {
 		st, err := pipeline.InterpolateStates(pr[0], pr[1], weights, perChannel)
 		if err != nil {
@@ -258,12 +262,27 @@ func runInterpolate(args []string) error {
 		if err != nil {
 			return err
 		}
+		all = append(all, x...)
 		grid, err := viz.InterpolationGrid(viz.Images{Data: x, Shape: [4]int{len(weights), p.Channels(), sz, sz}, Layout: viz.NCHW, Range: viz.MinusOneOne},
 			weights, viz.GridOptions{})
 		if err != nil {
 			return err
 		}
 		f := filepath.Join(*saveDir, fmt.Sprintf("%s_%s_inter_%s_%d.png", labels[k], s.Name(), *slerp, *n))
+		if err := savePNG(grid, f); err != nil {
+			return err
+		}
+		if !mf.quiet {
+			fmt.Fprintf(os.Stderr, "%s\n", f)
+		}
+	}
+	if len(pairs) > 1 { // every pair in one grid, a row each
+		grid, err := viz.InterpolationGrid(viz.Images{Data: all, Shape: [4]int{len(pairs) * len(weights), p.Channels(), sz, sz}, Layout: viz.NCHW, Range: viz.MinusOneOne},
+			weights, viz.GridOptions{})
+		if err != nil {
+			return err
+		}
+		f := filepath.Join(*saveDir, fmt.Sprintf("all_%s_inter_%s_%d.png", s.Name(), *slerp, *n))
 		if err := savePNG(grid, f); err != nil {
 			return err
 		}
@@ -290,6 +309,9 @@ type reconSummary struct {
 	Images  int     `json:"images"`
 	Seconds float64 `json:"seconds"`
 	pipeline.Errors
+	// The paper's Table 5 (latent-space MSE of SD-1.5 on COCO-14: the MSE in the space the
+	// model works in, as Latent is here), where it has the sampler and N.
+	PaperTable5 *float64 `json:"paper_table5_latent_mse,omitempty"`
 }
 
 func runReconstruct(args []string) error {
@@ -298,7 +320,8 @@ func runReconstruct(args []string) error {
 	mf.register(fs)
 	samplers := fs.String("sampler_type", "ddim,edict,bdia,belm", "comma-separated samplers")
 	ns := fs.String("num_inference_steps", "10,20", "comma-separated step counts N")
-	dir := fs.String("directory", "", "folder of PNG/JPEG images (searched recursively, sorted)")
+	var src imageSource
+	src.register(fs, "the images to reconstruct")
 	testNum := fs.Int("test_num", 100, "at most this many images")
 	batch := fs.Int("batch_size", 8, "images per batch")
 	saveDir := fs.String("save_dir", "out/reconstruct", "folder for reconstruction.csv (and the reconstructions with --save_images)")
@@ -307,8 +330,8 @@ func runReconstruct(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *dir == "" {
-		return fmt.Errorf("--directory is required: a folder of PNG or JPEG images to invert and reconstruct")
+	if !src.given() {
+		return fmt.Errorf("--directory or --dataset is required: the images to invert and reconstruct")
 	}
 	if *format != "table" && *format != "json" {
 		return fmt.Errorf("--format must be table or json, got %q", *format)
@@ -324,17 +347,15 @@ func runReconstruct(args []string) error {
 	if len(names) == 0 {
 		return fmt.Errorf("--sampler_type is empty")
 	}
-	paths, err := pipeline.ListImages(*dir)
-	if err != nil {
-		return err
-	}
-	if len(paths) > *testNum {
-		paths = paths[:*testNum]
-	}
 	p, err := mf.load()
 	if err != nil {
 		return err
 	}
+	imgs, err := src.open(p, *testNum)
+	if err != nil {
+		return err
+	}
+	paths := imgs.names
 	var sams []belm.Sampler
 	for _, name := range names {
 		s, err := p.Sampler(name, mf.options(), false)
@@ -364,7 +385,7 @@ func runReconstruct(args []string) error {
 			var errs []pipeline.Errors
 			for b0 := 0; b0 < len(paths); b0 += *batch {
 				bp := paths[b0:min(b0+*batch, len(paths))]
-				x0, err := p.LoadImages(bp)
+				x0, err := imgs.load(b0, b0+len(bp))
 				if err != nil {
 					return err
 				}
@@ -391,7 +412,11 @@ func runReconstruct(args []string) error {
 					}
 				}
 			}
-			sums = append(sums, reconSummary{Sampler: s.Name(), N: n, Images: len(errs), Seconds: time.Since(start).Seconds(), Errors: pipeline.Mean(errs)})
+			sum := reconSummary{Sampler: s.Name(), N: n, Images: len(errs), Seconds: time.Since(start).Seconds(), Errors: pipeline.Mean(errs)}
+			if v, ok := study.PaperValue(study.PaperLatentReconstructionMSE, s.Name(), n); ok {
+				sum.PaperTable5 = &v
+			}
+			sums = append(sums, sum)
 		}
 	}
 	var buf bytes.Buffer
@@ -406,15 +431,27 @@ func runReconstruct(args []string) error {
 	if err := atomicfile.WriteFile(csvPath, buf.Bytes()); err != nil {
 		return err
 	}
+	summary := map[string]any{"model_id": mf.modelID, "dtype": p.DType().String(), "backend": p.Runner.Backend().Name(),
+		"images": len(paths), "csv": csvPath, "bdia_gamma": mf.gamma, "edict_p": mf.p, "summary": sums}
+	js, err := saveStudy(*saveDir, "reconstruction", summary, true, viz.Options{
+		Title:  fmt.Sprintf("Reconstruction error, %d images, %s", len(paths), p.DType()),
+		YLabel: "MSE of reconstruction ([−1, 1] scale)", XLabel: "steps N"})
+	if err != nil {
+		return err
+	}
 	if *format == "json" {
-		return writeJSON(os.Stdout, map[string]any{"model_id": mf.modelID, "dtype": p.DType().String(), "backend": p.Runner.Backend().Name(),
-			"images": len(paths), "csv": csvPath, "summary": sums})
+		_, err := os.Stdout.Write(js)
+		return err
 	}
 	fmt.Printf("%s, %d images, %s on %s (per image: %s)\n", mf.modelID, len(paths), p.DType(), p.Runner.Backend().Name(), csvPath)
 	tw := table(os.Stdout)
-	fmt.Fprintln(tw, "sampler\tN\tmse latent\tmse [-1,1] (paper)\tmse [0,1] 8-bit (code)\tseconds\t")
+	fmt.Fprintln(tw, "sampler\tN\tmse latent\tmse [-1,1] (paper)\tmse [0,1] 8-bit (code)\tpaper Table 5 (SD latent)\tseconds\t")
 	for _, s := range sums {
-		fmt.Fprintf(tw, "%s\t%d\t%.3e\t%.3e\t%.3e\t%.1f\t\n", s.Sampler, s.N, s.Latent, s.PM1, s.Unit, s.Seconds)
+		paper := "–"
+		if s.PaperTable5 != nil {
+			paper = fmt.Sprintf("%.3f", *s.PaperTable5)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.3e\t%.3e\t%.3e\t%s\t%.1f\t\n", s.Sampler, s.N, s.Latent, s.PM1, s.Unit, paper, s.Seconds)
 	}
 	return tw.Flush()
 }
