@@ -127,8 +127,40 @@ func runFrechet(args []string) error {
 	what := ""
 	mf.observe(p, total, &what)
 	var rows []frechetRow
-	for _, s := range sams {
-		for _, n := range nList {
+	var js []byte
+	// save writes the CSV, the JSON and the figure of the rows so far: a long run that
+	// stops keeps what it measured.
+	save := func() error {
+		var buf bytes.Buffer
+		w := csv.NewWriter(&buf)
+		w.Write([]string{"sampler", "num_inference_steps", "num_samples", "frechet_distance", "paper_table3_cifar10_fid", "seconds"})
+		for _, r := range rows {
+			paper := ""
+			if r.PaperFID != nil {
+				paper = strconv.FormatFloat(*r.PaperFID, 'g', -1, 64)
+			}
+			w.Write([]string{r.Sampler, strconv.Itoa(r.N), strconv.Itoa(r.Samples), strconv.FormatFloat(r.Frechet, 'g', 6, 64), paper, strconv.FormatFloat(r.Seconds, 'f', 1, 64)})
+		}
+		w.Flush()
+		if err := atomicfile.WriteFile(filepath.Join(*saveDir, "frechet.csv"), buf.Bytes()); err != nil {
+			return err
+		}
+		summary := map[string]any{
+			"model_id": mf.modelID, "backend": p.Runner.Backend().Name(), "dtype": p.DType().String(),
+			"classifier": *classifier, "classifier_test_accuracy": c.Meta["test_accuracy"],
+			"metric":     "Fréchet distance of the classifier's penultimate features (128-d), samples (8-bit quantised) vs the 10,000 test images; FID's formula on other features, not FID",
+			"bdia_gamma": mf.gamma, "edict_p": mf.p, "seed": *seed, "batch_size": *batch, "num_samples": *num,
+			"data_floor": map[string]any{"frechet_distance": floor, "what": fmt.Sprintf("the first %d training images vs the test split", min(*num, trainSet.Len()))},
+			"results":    rows,
+		}
+		var err error
+		js, err = saveStudy(*saveDir, "frechet", summary, false, viz.Options{
+			Title:  fmt.Sprintf("Sample quality: Fréchet distance of classifier features (%d samples, lower is better)", *num),
+			YLabel: "Fréchet distance to the test split", XLabel: "steps N"})
+		return err
+	}
+	for _, n := range nList {
+		for _, s := range sams {
 			what = fmt.Sprintf("%s N=%d", s.Name(), n)
 			start := time.Now()
 			var images []float32
@@ -168,35 +200,10 @@ func runFrechet(args []string) error {
 				}
 			}
 			rows = append(rows, row)
+			if err := save(); err != nil {
+				return err
+			}
 		}
-	}
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	w.Write([]string{"sampler", "num_inference_steps", "num_samples", "frechet_distance", "paper_table3_cifar10_fid", "seconds"})
-	for _, r := range rows {
-		paper := ""
-		if r.PaperFID != nil {
-			paper = strconv.FormatFloat(*r.PaperFID, 'g', -1, 64)
-		}
-		w.Write([]string{r.Sampler, strconv.Itoa(r.N), strconv.Itoa(r.Samples), strconv.FormatFloat(r.Frechet, 'g', 6, 64), paper, strconv.FormatFloat(r.Seconds, 'f', 1, 64)})
-	}
-	w.Flush()
-	if err := atomicfile.WriteFile(filepath.Join(*saveDir, "frechet.csv"), buf.Bytes()); err != nil {
-		return err
-	}
-	summary := map[string]any{
-		"model_id": mf.modelID, "backend": p.Runner.Backend().Name(), "dtype": p.DType().String(),
-		"classifier": *classifier, "classifier_test_accuracy": c.Meta["test_accuracy"],
-		"metric":     "Fréchet distance of the classifier's penultimate features (128-d), samples (8-bit quantised) vs the 10,000 test images; FID's formula on other features, not FID",
-		"bdia_gamma": mf.gamma, "edict_p": mf.p, "seed": *seed, "batch_size": *batch, "num_samples": *num,
-		"data_floor": map[string]any{"frechet_distance": floor, "what": fmt.Sprintf("the first %d training images vs the test split", min(*num, trainSet.Len()))},
-		"results":    rows,
-	}
-	js, err := saveStudy(*saveDir, "frechet", summary, false, viz.Options{
-		Title:  fmt.Sprintf("Sample quality: Fréchet distance of classifier features (%d samples, lower is better)", *num),
-		YLabel: "Fréchet distance to the test split", XLabel: "steps N"})
-	if err != nil {
-		return err
 	}
 	if *format == "json" {
 		_, err := os.Stdout.Write(js)

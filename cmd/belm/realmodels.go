@@ -378,8 +378,32 @@ func runReconstruct(args []string) error {
 	mf.observe(p, total, &what)
 	var rows []reconRow
 	var sums []reconSummary
-	for _, s := range sams {
-		for _, n := range nList {
+	var js []byte
+	csvPath := filepath.Join(*saveDir, "reconstruction.csv")
+	// save writes the CSV, the JSON and the figure of the rows so far: a long run that
+	// stops keeps what it measured.
+	save := func() error {
+		var buf bytes.Buffer
+		w := csv.NewWriter(&buf)
+		w.Write([]string{"sampler", "num_inference_steps", "image", "mse_latent", "mse_pm1", "mse_01", "noise_std"})
+		g := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+		for _, r := range rows {
+			w.Write([]string{r.Sampler, strconv.Itoa(r.N), r.Image, g(r.Latent), g(r.PM1), g(r.Unit), g(r.Noise)})
+		}
+		w.Flush()
+		if err := atomicfile.WriteFile(csvPath, buf.Bytes()); err != nil {
+			return err
+		}
+		summary := map[string]any{"model_id": mf.modelID, "dtype": p.DType().String(), "backend": p.Runner.Backend().Name(),
+			"images": len(paths), "csv": csvPath, "bdia_gamma": mf.gamma, "edict_p": mf.p, "summary": sums}
+		var err error
+		js, err = saveStudy(*saveDir, "reconstruction", summary, true, viz.Options{
+			Title:  fmt.Sprintf("Reconstruction error, %d images, %s", len(paths), p.DType()),
+			YLabel: "MSE of reconstruction ([−1, 1] scale)", XLabel: "steps N"})
+		return err
+	}
+	for _, n := range nList {
+		for _, s := range sams {
 			what = fmt.Sprintf("%s N=%d", s.Name(), n)
 			start := time.Now()
 			var errs []pipeline.Errors
@@ -417,27 +441,10 @@ func runReconstruct(args []string) error {
 				sum.PaperTable5 = &v
 			}
 			sums = append(sums, sum)
+			if err := save(); err != nil {
+				return err
+			}
 		}
-	}
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	w.Write([]string{"sampler", "num_inference_steps", "image", "mse_latent", "mse_pm1", "mse_01", "noise_std"})
-	g := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
-	for _, r := range rows {
-		w.Write([]string{r.Sampler, strconv.Itoa(r.N), r.Image, g(r.Latent), g(r.PM1), g(r.Unit), g(r.Noise)})
-	}
-	w.Flush()
-	csvPath := filepath.Join(*saveDir, "reconstruction.csv")
-	if err := atomicfile.WriteFile(csvPath, buf.Bytes()); err != nil {
-		return err
-	}
-	summary := map[string]any{"model_id": mf.modelID, "dtype": p.DType().String(), "backend": p.Runner.Backend().Name(),
-		"images": len(paths), "csv": csvPath, "bdia_gamma": mf.gamma, "edict_p": mf.p, "summary": sums}
-	js, err := saveStudy(*saveDir, "reconstruction", summary, true, viz.Options{
-		Title:  fmt.Sprintf("Reconstruction error, %d images, %s", len(paths), p.DType()),
-		YLabel: "MSE of reconstruction ([−1, 1] scale)", XLabel: "steps N"})
-	if err != nil {
-		return err
 	}
 	if *format == "json" {
 		_, err := os.Stdout.Write(js)
