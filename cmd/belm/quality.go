@@ -149,7 +149,7 @@ func runFrechet(args []string) error {
 			"model_id": mf.modelID, "backend": p.Runner.Backend().Name(), "dtype": p.DType().String(),
 			"classifier": *classifier, "classifier_test_accuracy": c.Meta["test_accuracy"],
 			"metric":     "Fréchet distance of the classifier's penultimate features (128-d), samples (8-bit quantised) vs the 10,000 test images; FID's formula on other features, not FID",
-			"bdia_gamma": mf.gamma, "edict_p": mf.p, "seed": *seed, "batch_size": *batch, "num_samples": *num,
+			"bdia_gamma": mf.gamma, "edict_p": mf.p, "ddim_clip_sample": p.Scheduler.ClipSample, "seed": *seed, "batch_size": *batch, "num_samples": *num,
 			"data_floor": map[string]any{"frechet_distance": floor, "what": fmt.Sprintf("the first %d training images vs the test split", min(*num, trainSet.Len()))},
 			"results":    rows,
 		}

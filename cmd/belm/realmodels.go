@@ -38,11 +38,12 @@ func init() {
 
 // modelFlags are the flags of the commands that run a real model.
 type modelFlags struct {
-	modelID  string
-	dtype    string
-	backend  string
-	gamma, p float64
-	quiet    bool
+	modelID    string
+	dtype      string
+	backend    string
+	gamma, p   float64
+	clipSample string
+	quiet      bool
 }
 
 func (m *modelFlags) register(fs *flag.FlagSet) {
@@ -51,6 +52,7 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.backend, "backend", "", "GoMLX backend: go | onnx | xla (default $GOMLX_BACKEND or go; onnx needs -tags onnx)")
 	fs.Float64Var(&m.gamma, "bdia_gamma", belm.DefaultSamplerOptions.BDIAGamma, "BDIA's γ (≥ 0.9 to invert)")
 	fs.Float64Var(&m.p, "edict_p", belm.DefaultSamplerOptions.EDICTP, "EDICT's mixing p")
+	fs.StringVar(&m.clipSample, "clip_sample", "config", "clip DDIM's x̂₀ to [−1, 1] when sampling: config (scheduler_config.json's clip_sample, as DDIMPipeline does) | true | false")
 	fs.BoolVar(&m.quiet, "quiet", false, "no progress bar and no notes on stderr")
 }
 
@@ -67,6 +69,16 @@ func (m *modelFlags) load() (*pipeline.Pipeline, error) {
 	p, err := pipeline.Load(m.modelID, pipeline.Options{DType: dt, Backend: m.backend})
 	if err != nil {
 		return nil, err
+	}
+	switch m.clipSample {
+	case "config":
+	case "true", "false":
+		p.Scheduler.ClipSample = m.clipSample == "true"
+		if p.Scheduler.ClipSampleRange == 0 {
+			p.Scheduler.ClipSampleRange = 1
+		}
+	default:
+		return nil, fmt.Errorf("--clip_sample must be config, true or false, got %q", m.clipSample)
 	}
 	if !m.quiet {
 		fmt.Fprintf(os.Stderr, "model %s (%s: %s), %d parameters, %d×%d×%d, %s on %s, loaded in %s\n",
