@@ -264,6 +264,22 @@ func runInterpolate(args []string) error {
 		}
 	}
 	sz := p.SampleSize()
+	// save writes the interpolation grid of x (rows pairs of len(weights) images) as name.
+	save := func(x []float64, rows int, name string) error {
+		grid, err := viz.InterpolationGrid(viz.Images{Data: x, Shape: [4]int{rows * len(weights), p.Channels(), sz, sz}, Layout: viz.NCHW, Range: viz.MinusOneOne},
+			weights, viz.GridOptions{})
+		if err != nil {
+			return err
+		}
+		f := filepath.Join(*saveDir, name)
+		if err := savePNG(grid, f); err != nil {
+			return err
+		}
+		if !mf.quiet {
+			fmt.Fprintf(os.Stderr, "%s\n", f)
+		}
+		return nil
+	}
 	var all []float64
 	for k, pr := range pairs {
 		st, err := pipeline.InterpolateStates(pr[0], pr[1], weights, perChannel)
@@ -275,32 +291,12 @@ func runInterpolate(args []string) error {
 			return err
 		}
 		all = append(all, x...)
-		grid, err := viz.InterpolationGrid(viz.Images{Data: x, Shape: [4]int{len(weights), p.Channels(), sz, sz}, Layout: viz.NCHW, Range: viz.MinusOneOne},
-			weights, viz.GridOptions{})
-		if err != nil {
+		if err := save(x, 1, fmt.Sprintf("%s_%s_inter_%s_%d.png", labels[k], s.Name(), *slerp, *n)); err != nil {
 			return err
-		}
-		f := filepath.Join(*saveDir, fmt.Sprintf("%s_%s_inter_%s_%d.png", labels[k], s.Name(), *slerp, *n))
-		if err := savePNG(grid, f); err != nil {
-			return err
-		}
-		if !mf.quiet {
-			fmt.Fprintf(os.Stderr, "%s\n", f)
 		}
 	}
 	if len(pairs) > 1 { // every pair in one grid, a row each
-		grid, err := viz.InterpolationGrid(viz.Images{Data: all, Shape: [4]int{len(pairs) * len(weights), p.Channels(), sz, sz}, Layout: viz.NCHW, Range: viz.MinusOneOne},
-			weights, viz.GridOptions{})
-		if err != nil {
-			return err
-		}
-		f := filepath.Join(*saveDir, fmt.Sprintf("all_%s_inter_%s_%d.png", s.Name(), *slerp, *n))
-		if err := savePNG(grid, f); err != nil {
-			return err
-		}
-		if !mf.quiet {
-			fmt.Fprintf(os.Stderr, "%s\n", f)
-		}
+		return save(all, len(pairs), fmt.Sprintf("all_%s_inter_%s_%d.png", s.Name(), *slerp, *n))
 	}
 	return nil
 }
