@@ -7,8 +7,8 @@
 //	onnx  ONNX Runtime (fast on CPU); build with -tags onnx and run `make onnxruntime`
 //	xla   XLA/PJRT (CPU or CUDA);     build with -tags xla and install a PJRT plugin yourself
 //
-// The environment variable GOMLX_BACKEND (e.g. "go", "onnx", "onnx:cpu") overrides the
-// default.
+// The environment variable GOMLX_BACKEND (e.g. "go", "onnx", "onnx:cpu,threads=1") overrides
+// the default.
 //
 // A bare "go" means "go:ops_sequential": graph ops run one after another (each op still uses
 // every core). compute v0.1.6's parallel op scheduler can deadlock with its matmul workers (a
@@ -20,8 +20,10 @@ package backends
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -49,7 +51,8 @@ func Compiled() []string {
 }
 
 // Resolve returns the backend configuration to use: name if not empty, else
-// $GOMLX_BACKEND if set, else Default; a bare "go" becomes "go:ops_sequential".
+// $GOMLX_BACKEND if set, else Default; a bare "go" becomes "go:ops_sequential", and an
+// "onnx" configuration without threads=N gets threads=GOMAXPROCS (see OnnxThreads).
 func Resolve(name string) string {
 	config := name
 	if config == "" {
@@ -61,7 +64,40 @@ func Resolve(name string) string {
 	if config == "go" {
 		config = "go:ops_sequential"
 	}
+	if Name(config) == "onnx" && !strings.Contains(config, "threads=") {
+		sep := ","
+		if !strings.Contains(config, ":") {
+			sep = ":"
+		}
+		config += sep + "threads=" + strconv.Itoa(OnnxThreads())
+	}
 	return config
+}
+
+// OnnxThreads is the number of intra-op threads an "onnx" configuration gets when it does not
+// say (e.g. "onnx:cpu,threads=1"): runtime.GOMAXPROCS, which follows $GOMAXPROCS and the
+// container's CPU quota. ONNX Runtime's own default is one thread per physical core as its
+// cpuinfo counts them, and on this project's 2-core virtual machines it counts one: the
+// full-size UNet forward at batch 8 ran in ~700 ms on one thread and ~430 ms on two
+// (BENCHMARKS.md). The option comes from our patch of compute-onnx (third_party/compute-onnx).
+func OnnxThreads() int { return runtime.GOMAXPROCS(0) }
+
+// SplitList splits a comma-separated list of backend configurations, keeping the options of
+// one configuration together: in "go,onnx:cpu,threads=1" the piece "threads=1" (a key=value
+// with no backend name before a colon) belongs to "onnx:cpu", giving ["go", "onnx:cpu,threads=1"].
+func SplitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		switch {
+		case p == "":
+		case len(out) > 0 && strings.Contains(p, "=") && !strings.Contains(p, ":"):
+			out[len(out)-1] += "," + p
+		default:
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Name returns the backend name part of a configuration ("onnx:cpu" -> "onnx").

@@ -1,6 +1,7 @@
 package backends
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -10,12 +11,30 @@ func TestResolve(t *testing.T) {
 	if got := Resolve(""); got != "go:ops_sequential" {
 		t.Errorf("default: %q", got)
 	}
+	threads := fmt.Sprintf("threads=%d", OnnxThreads())
 	t.Setenv(EnvVar, "onnx:cpu")
-	if got := Resolve(""); got != "onnx:cpu" || Name(got) != "onnx" {
+	if got := Resolve(""); got != "onnx:cpu,"+threads || Name(got) != "onnx" {
 		t.Errorf("from $GOMLX_BACKEND: %q", got)
+	}
+	for in, want := range map[string]string{
+		"onnx":                 "onnx:" + threads,
+		"onnx:cpu,threads=1":   "onnx:cpu,threads=1", // the user's choice is kept
+		"onnx:threads=3,log=1": "onnx:threads=3,log=1",
+	} {
+		if got := Resolve(in); got != want {
+			t.Errorf("Resolve(%q) = %q, want %q", in, got, want)
+		}
 	}
 	if got := Resolve("go:ops_parallel"); got != "go:ops_parallel" {
 		t.Errorf("explicit configuration: %q", got)
+	}
+}
+
+func TestSplitList(t *testing.T) {
+	got := SplitList(" go, onnx:cpu,threads=1,spinning=0 ,onnx,, go:ops_parallel")
+	want := []string{"go", "onnx:cpu,threads=1,spinning=0", "onnx", "go:ops_parallel"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("SplitList = %q, want %q", got, want)
 	}
 }
 

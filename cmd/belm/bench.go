@@ -10,6 +10,7 @@ import (
 
 	"github.com/gomlx/compute/dtypes"
 
+	"github.com/belmlab/workbench/belm/backends"
 	"github.com/belmlab/workbench/belm/bench"
 	"github.com/belmlab/workbench/belm/unet"
 )
@@ -20,7 +21,7 @@ func init() {
 
 func runBench(args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	be := fs.String("backends", strings.Join(bench.DefaultBackends(), ","), "comma-separated backends to compare (onnx needs -tags onnx)")
+	be := fs.String("backends", strings.Join(bench.DefaultBackends(), ","), "comma-separated backends to compare, options kept with theirs: go,onnx:cpu,threads=1 (onnx needs -tags onnx)")
 	sections := fs.String("sections", strings.Join(bench.AllSections, ","), "comma-separated: "+strings.Join(bench.AllSections, ", "))
 	batches := fs.String("batches", "1,8,64", "UNet forward batch sizes")
 	samplers := fs.String("sampler_type", "ddim,edict,bdia,belm", "samplers of the step and pass benchmarks")
@@ -34,8 +35,8 @@ func runBench(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	o := bench.Options{Backends: splitList(*be), Sections: splitList(*sections), Samplers: splitList(*samplers),
-		Steps: *steps, Images: *images, Duration: *dur, PassUNet: splitList(*passUNet),
+	o := bench.Options{Backends: backends.SplitList(*be), Sections: splitList(*sections), Samplers: splitList(*samplers),
+		Steps: *steps, Images: *images, Duration: *dur, PassUNet: backends.SplitList(*passUNet),
 		Log: func(s string) { fmt.Fprintln(os.Stderr, s) }}
 	for _, b := range splitList(*batches) {
 		n, err := strconv.Atoi(b)

@@ -43,6 +43,8 @@ type Backend struct {
 	hasBFloat16        bool
 	isFinalized        bool
 	keepModelProto     bool
+	intraOpThreads     int    // "threads=N" config key (native CPU sessions); 0: ONNX Runtime's default
+	spinning           string // "spinning=0|1" config key; "": ONNX Runtime's default
 }
 
 // SetKeepModelProto controls whether compiled Executable instances retain the graph *onnx.ModelProto.

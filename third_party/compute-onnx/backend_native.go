@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -155,7 +156,10 @@ func initializeORT(executionProvider executionprovider.Type, customLibPath strin
 // parseConfig parses the backend configuration string and returns the selected GPU
 // execution provider ("cuda", "migraphx", or "" for CPU), log severity, custom ORT library path,
 // and the MIGraphX compiled-program cache directory ("" to disable caching).
-func parseConfig(config string) (executionProvider executionprovider.Type, logSeverity int, customLibPath string, migraphxCacheDir string, err error) {
+//
+// Besides the keys below, the returned threading holds "threads=N" (intra-op threads of each session)
+// and "spinning=0|1" (whether idle intra-op threads spin).
+func parseConfig(config string) (executionProvider executionprovider.Type, logSeverity int, customLibPath string, migraphxCacheDir string, threading native.Threading, err error) {
 	executionProvider = executionprovider.CPU
 	hasProvider := false
 	logSeverity = -1 // not set
@@ -166,7 +170,7 @@ func parseConfig(config string) (executionProvider executionprovider.Type, logSe
 			var errEnv error
 			config, errEnv = ParseGOMLXBackendEnv(envVal)
 			if errEnv != nil {
-				return executionprovider.CPU, 0, "", "", errEnv
+				return executionprovider.CPU, 0, "", "", threading, errEnv
 			}
 		}
 	} else if strings.Contains(config, ":") || strings.EqualFold(config, "onnx") || strings.EqualFold(config, "onnxruntime") {
@@ -174,7 +178,7 @@ func parseConfig(config string) (executionProvider executionprovider.Type, logSe
 		if errEnv == nil {
 			config = parsed
 		} else if !isLibraryPath(config) && !strings.Contains(config, "=") {
-			return executionprovider.CPU, 0, "", "", errEnv
+			return executionprovider.CPU, 0, "", "", threading, errEnv
 		}
 	}
 
@@ -182,12 +186,12 @@ func parseConfig(config string) (executionProvider executionprovider.Type, logSe
 	if config == "" {
 		envPath := os.Getenv("ONNXRUNTIME_SHARED_LIBRARY_PATH")
 		if envPath != "" {
-			return detectGPUProvider(filepath.Dir(envPath), false), -1, "", migraphxCacheDir, nil
+			return detectGPUProvider(filepath.Dir(envPath), false), -1, "", migraphxCacheDir, threading, nil
 		}
 		if installDir, installErr := onnxruntime.GetInstallPath(); installErr == nil {
-			return detectGPUProvider(installDir, true), -1, "", migraphxCacheDir, nil
+			return detectGPUProvider(installDir, true), -1, "", migraphxCacheDir, threading, nil
 		}
-		return detectGPUProvider("", true), -1, "", migraphxCacheDir, nil
+		return detectGPUProvider("", true), -1, "", migraphxCacheDir, threading, nil
 	}
 
 	parts := strings.SplitSeq(config, ",")
@@ -203,16 +207,31 @@ func parseConfig(config string) (executionProvider executionprovider.Type, logSe
 			if key == "log" {
 				var level int
 				if _, err := fmt.Sscanf(val, "%d", &level); err != nil {
-					return executionprovider.CPU, 0, "", "", errors.Errorf("invalid log level: %q", val)
+					return executionprovider.CPU, 0, "", "", threading, errors.Errorf("invalid log level: %q", val)
 				}
 				severity := max(3-level, 0)
 				logSeverity = severity
+			} else if key == "threads" {
+				n, convErr := strconv.Atoi(val)
+				if convErr != nil || n < 1 {
+					return executionprovider.CPU, 0, "", "", threading, errors.Errorf("invalid threads=%q: want a positive number of intra-op threads", val)
+				}
+				threading.IntraOp = n
+			} else if key == "spinning" {
+				switch strings.ToLower(val) {
+				case "0", "false", "off":
+					threading.Spinning = "0"
+				case "1", "true", "on":
+					threading.Spinning = "1"
+				default:
+					return executionprovider.CPU, 0, "", "", threading, errors.Errorf("invalid spinning=%q: want 0 or 1", val)
+				}
 			} else if key == "migraphx_cache_dir" || key == "migraphxcachedir" {
 				migraphxCacheDir = val
 			} else if key == "web_version" || key == "webversion" {
 				// Ignored on native desktop platform.
 			} else {
-				return executionprovider.CPU, 0, "", "", errors.Errorf("unknown config option: %q", key)
+				return executionprovider.CPU, 0, "", "", threading, errors.Errorf("unknown config option: %q", key)
 			}
 		} else {
 			partLower := strings.ToLower(part)
@@ -230,7 +249,7 @@ func parseConfig(config string) (executionProvider executionprovider.Type, logSe
 				if isLibraryPath(part) {
 					customLibPath = part
 				} else {
-					return executionprovider.CPU, 0, "", "", errors.Errorf("invalid config value %q: expected \"cpu\", \"cuda\", \"migraphx\", path to ORT library, or key=value option", part)
+					return executionprovider.CPU, 0, "", "", threading, errors.Errorf("invalid config value %q: expected \"cpu\", \"cuda\", \"migraphx\", path to ORT library, or key=value option", part)
 				}
 			}
 		}
@@ -250,7 +269,7 @@ func parseConfig(config string) (executionProvider executionprovider.Type, logSe
 			executionProvider = detectGPUProvider(dir, true)
 		}
 	}
-	return executionProvider, logSeverity, customLibPath, migraphxCacheDir, nil
+	return executionProvider, logSeverity, customLibPath, migraphxCacheDir, threading, nil
 }
 
 // detectGPUProvider auto-detects which GPU execution provider to use: "cuda" if an NVIDIA GPU
@@ -283,7 +302,7 @@ func New(config string) (compute.Backend, error) {
 		return nil, errors.Errorf("onnxruntime backend is not supported on platform %s/%s", runtime.GOOS, runtime.GOARCH)
 	}
 
-	executionProvider, logSeverity, customLibPath, migraphxCacheDir, err := parseConfig(config)
+	executionProvider, logSeverity, customLibPath, migraphxCacheDir, threading, err := parseConfig(config)
 	if err != nil {
 		return nil, err
 	}
@@ -309,6 +328,8 @@ func New(config string) (compute.Backend, error) {
 		executionProvider: executionProvider,
 		migraphxCacheDir:  migraphxCacheDir,
 		logSeverity:       logSeverity,
+		intraOpThreads:    threading.IntraOp,
+		spinning:          threading.Spinning,
 		hasFloat64:        true,
 		hasFloat16:        true,
 		hasBFloat16:       executionProvider == executionprovider.CUDA,
@@ -322,7 +343,8 @@ func (b *Backend) createExecutable(modelBytes []byte, inputNames []string, input
 	if b.executionProvider == executionprovider.MIGraphX && b.migraphxCacheDir != "" {
 		migraphxOpts = &native.MIGraphXOptions{CacheDir: b.migraphxCacheDir}
 	}
-	session, err := native.CreateSession(modelBytes, inputNames, inputShapes, outputNames, b.executionProvider, b.logSeverity, migraphxOpts)
+	session, err := native.CreateSession(modelBytes, inputNames, inputShapes, outputNames, b.executionProvider, b.logSeverity, migraphxOpts,
+		native.Threading{IntraOp: b.intraOpThreads, Spinning: b.spinning})
 	if err != nil {
 		return nil, err
 	}

@@ -54,6 +54,8 @@ OrtStatus* wrapper_GetDimensions(const OrtApi* api, const OrtTensorTypeAndShapeI
 void wrapper_ReleaseTensorTypeAndShapeInfo(const OrtApi* api, OrtTensorTypeAndShapeInfo* info);
 OrtStatus* wrapper_AddInitializer(const OrtApi* api, OrtSessionOptions* options, const char* name, const OrtValue* val);
 OrtStatus* wrapper_SetSessionLogSeverityLevel(const OrtApi* api, OrtSessionOptions* options, int session_log_severity_level);
+OrtStatus* wrapper_SetIntraOpNumThreads(const OrtApi* api, OrtSessionOptions* options, int intra_op_num_threads);
+OrtStatus* wrapper_AddSessionConfigEntry(const OrtApi* api, OrtSessionOptions* options, const char* key, const char* value);
 
 // IoBinding
 OrtStatus* wrapper_CreateIoBinding(const OrtApi* api, OrtSession* session, OrtIoBinding** out);
@@ -230,6 +232,21 @@ func (so *SessionOptions) AddInitializer(name string, val Value) error {
 
 func (so *SessionOptions) SetSessionLogSeverityLevel(level int) error {
 	status := C.wrapper_SetSessionLogSeverityLevel(ortApi, so.options, C.int(level))
+	return statusToError(status)
+}
+
+// SetIntraOpNumThreads sets the size of the session's intra-op thread pool (0: ONNX Runtime's default).
+func (so *SessionOptions) SetIntraOpNumThreads(n int) error {
+	status := C.wrapper_SetIntraOpNumThreads(ortApi, so.options, C.int(n))
+	return statusToError(status)
+}
+
+// AddConfigEntry sets a session configuration entry, e.g. "session.intra_op.allow_spinning" = "0".
+func (so *SessionOptions) AddConfigEntry(key, value string) error {
+	cKey, cValue := C.CString(key), C.CString(value)
+	defer C.free(unsafe.Pointer(cKey))
+	defer C.free(unsafe.Pointer(cValue))
+	status := C.wrapper_AddSessionConfigEntry(ortApi, so.options, cKey, cValue)
 	return statusToError(status)
 }
 

@@ -150,6 +150,14 @@ OrtStatus* wrapper_SetSessionLogSeverityLevel(const OrtApi* api, OrtSessionOptio
     return api->SetSessionLogSeverityLevel(options, session_log_severity_level);
 }
 
+OrtStatus* wrapper_SetIntraOpNumThreads(const OrtApi* api, OrtSessionOptions* options, int intra_op_num_threads) {
+    return api->SetIntraOpNumThreads(options, intra_op_num_threads);
+}
+
+OrtStatus* wrapper_AddSessionConfigEntry(const OrtApi* api, OrtSessionOptions* options, const char* key, const char* value) {
+    return api->AddSessionConfigEntry(options, key, value);
+}
+
 // --- IoBinding wrappers ---
 
 OrtStatus* wrapper_CreateIoBinding(const OrtApi* api, OrtSession* session, OrtIoBinding** out) {

@@ -35,14 +35,34 @@ type MIGraphXOptions struct {
 	CacheDir string
 }
 
+// Threading configures the intra-op thread pool ONNX Runtime gives each session.
+// (Added for github.com/belmlab/workbench, see PATCHES.md at the root of this copy.)
+type Threading struct {
+	// IntraOp is the number of intra-op threads; 0 keeps ONNX Runtime's default (one per physical
+	// core as its cpuinfo counts them, which is a single thread on some virtual machines).
+	IntraOp int
+	// Spinning is "0" or "1" for session.intra_op.allow_spinning; "" keeps the default (spinning on).
+	Spinning string
+}
+
 // CreateSession creates an ONNX Runtime DynamicAdvancedSession with the given options.
 // The migraphxOptions arguments is only used for MIGraphX execution provider and may be nil.
-func CreateSession(modelBytes []byte, inputNames []string, inputShapes []shapes.Shape, outputNames []string, executionProvider executionprovider.Type, logSeverity int, migraphxOptions *MIGraphXOptions) (*ort.DynamicAdvancedSession, error) {
+func CreateSession(modelBytes []byte, inputNames []string, inputShapes []shapes.Shape, outputNames []string, executionProvider executionprovider.Type, logSeverity int, migraphxOptions *MIGraphXOptions, threading Threading) (*ort.DynamicAdvancedSession, error) {
 	options, err := ort.NewSessionOptions()
 	if err != nil {
 		return nil, errors.Wrap(err, "failed to create ONNX Runtime SessionOptions")
 	}
 	defer options.Destroy()
+	if threading.IntraOp > 0 {
+		if err := options.SetIntraOpNumThreads(threading.IntraOp); err != nil {
+			return nil, errors.Wrapf(err, "failed to set ONNX Runtime intra-op threads to %d", threading.IntraOp)
+		}
+	}
+	if threading.Spinning != "" {
+		if err := options.AddConfigEntry("session.intra_op.allow_spinning", threading.Spinning); err != nil {
+			return nil, errors.Wrapf(err, "failed to set ONNX Runtime session.intra_op.allow_spinning to %q", threading.Spinning)
+		}
+	}
 
 	switch executionProvider {
 	case executionprovider.CUDA:
