@@ -6,7 +6,7 @@ OUT   ?= out
 # (BENCHMARKS.md). Every test passes with and without it; `make GOEXPERIMENT=` builds without.
 export GOEXPERIMENT ?= simd
 
-.PHONY: all data figures test test-go test-onnx test-notebooks vet bench kernel onnxruntime fuzz clean
+.PHONY: all data figures test test-go test-onnx test-notebooks vet bench bench-pytorch kernel onnxruntime fuzz clean
 
 all: figures
 
@@ -53,6 +53,14 @@ onnxruntime:
 ## bench: every benchmark of BENCHMARKS.md, go vs onnx in one run (~6 min; results go to BENCHMARKS.md by hand)
 bench: onnxruntime
 	$(GO) run -tags onnx ./cmd/belm bench
+
+## bench-pytorch: the same UNet forward in PyTorch (Debian's python3-torch 1.13 + OpenBLAS, installed if missing),
+## the reference implementation's framework, for BENCHMARKS.md's side-by-side table; no test depends on it
+bench-pytorch:
+	@dpkg -s python3-torch libopenblas0-pthread >/dev/null 2>&1 || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends python3-torch libopenblas0-pthread; }
+	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 belm/bench/pytorch/unet_forward.py
 
 ## fuzz: fuzz the safetensors header parser for a while
 fuzz:
