@@ -81,8 +81,8 @@ func (b *builder) conv(c convPlan, x *Node) *Node {
 	}
 	w := b.w(c.prefix + ".weight")
 	bias := b.w(c.prefix + ".bias")
-	if c.stride > 1 && b.u.opts.differentiableStrides {
-		return Add(convSubsample(x, w, c.stride, c.padding), channelVector(bias, 4))
+	if b.u.opts.differentiableStrides {
+		return Add(convDifferentiable(x, w, c.stride, c.padding), channelVector(bias, 4))
 	}
 	return Add(convDirect(x, w, c.stride, c.padding), channelVector(bias, 4))
 }
@@ -94,21 +94,72 @@ func (b *builder) conv(c convPlan, x *Node) *Node {
 // convolutions as in WithDifferentiableStrides). For models other than the UNet (the
 // Fashion-MNIST classifier of belm/quality).
 func Conv2D(x, w *Node, stride int, padding [2][2]int) *Node {
-	switch {
-	case useIm2col(x.Graph()):
+	if useIm2col(x.Graph()) {
 		return convPatches(x, w, stride, padding)
-	case stride > 1:
-		return convSubsample(x, w, stride, padding)
 	}
-	return convDirect(x, w, stride, padding)
+	return convDifferentiable(x, w, stride, padding)
 }
 
-// convSubsample is a strided convolution as a stride-1 convolution followed by keeping rows
-// and columns 0, s, 2s, …: the stride-1 output (H1 × W1) is padded at the end to s·Ho × s·Wo,
-// reshaped to [B, O, Ho, s, Wo, s] and sliced at index 0 of both s axes. Every op has a
-// backward pass ONNX Runtime can run (see WithDifferentiableStrides).
-func convSubsample(x, w *Node, stride int, padding [2][2]int) *Node {
-	y := convDirect(x, w, 1, padding)
+// convDifferentiable is the backend's convolution arranged for training on ONNX Runtime:
+//
+//   - a strided convolution is a stride-1 convolution followed by keeping rows and columns
+//     0, s, 2s, …: the stride-1 output (H1 × W1) is padded at the end to s·Ho × s·Wo,
+//     reshaped to [B, O, Ho, s, Wo, s] and sliced at index 0 of both s axes (ORT has no
+//     backward for a strided Conv: see WithDifferentiableStrides);
+//   - the weight gradient is kh·kw matmuls (convWeightGrad) instead of the convolution
+//     GoMLX's autodiff builds, which ORT runs as a convolution with an H×W kernel over the
+//     batch as channels (~7 GFLOP/s: half of a Fashion-MNIST train step).
+//
+// The forward value and the input gradient are the backend's Convolve, as in convDirect.
+func convDifferentiable(x, w *Node, stride int, padding [2][2]int) *Node {
+	var dy *Node // ∂L/∂y of the stride-1 output, captured on the way back
+	wd := w.Shape().Dimensions
+	w = IdentityWithCustomGradient(w, func(w, _ *Node) *Node {
+		// Reverse mode gets here after y's gradient below, since y depends on w. The adjoint
+		// GoMLX computed for w (the slow convolution) is left unused: ORT drops it.
+		if dy == nil { // the loss does not depend on y
+			return ZerosLike(w)
+		}
+		return convWeightGrad(x, dy, wd[2], wd[3], padding)
+	})
+	y := IdentityWithCustomGradient(convDirect(x, w, 1, padding), func(_, v *Node) *Node {
+		dy = v
+		return v
+	})
+	if stride == 1 {
+		return y
+	}
+	return subsample(y, stride)
+}
+
+// convWeightGrad is ∂L/∂w of a stride-1 convolution of x [B, C, H, W] with a [O, C, kh, kw]
+// kernel, given dy = ∂L/∂y [B, O, Ho, Wo]:
+//
+//	∂L/∂w[o, c, i, j] = Σ_{b,h,w} dy[b, o, h, w] · xpad[b, c, h+i, w+j]
+//
+// as one matmul: dy as [O, B·Ho·Wo] times the channels-last patches of the padded input,
+// [B·Ho·Wo, kh·kw·C] (the kh·kw shifted windows concatenated). Contracting over (b, h, w)
+// in place, as an Einsum, ran at under 1 GFLOP/s on ORT (its transposes dominate).
+func convWeightGrad(x, dy *Node, kh, kw int, padding [2][2]int) *Node {
+	xd, d := x.Shape().Dimensions, dy.Shape().Dimensions
+	b, c, o, ho, wo := xd[0], xd[1], d[1], d[2], d[3]
+	xl := TransposeAllDims(x, 0, 2, 3, 1) // [B, H, W, C]
+	xl = Pad(xl, ScalarZero(x.Graph(), x.DType()), PadAxis{},
+		PadAxis{Start: padding[0][0], End: padding[0][1]}, PadAxis{Start: padding[1][0], End: padding[1][1]}, PadAxis{})
+	taps := make([]*Node, 0, kh*kw)
+	for i := range kh {
+		for j := range kw {
+			taps = append(taps, Slice(xl, AxisRange(), AxisRange(i, i+ho), AxisRange(j, j+wo), AxisRange()))
+		}
+	}
+	patches := Reshape(Concatenate(taps, -1), b*ho*wo, kh*kw*c)  // [N, (i, j, c)]
+	dyT := Reshape(TransposeAllDims(dy, 1, 0, 2, 3), o, b*ho*wo) // [O, N]
+	g := MatMul(dyT, patches)                                    // [O, (i, j, c)]
+	return TransposeAllDims(Reshape(g, o, kh, kw, c), 0, 3, 1, 2)
+}
+
+// subsample keeps rows and columns 0, s, 2s, … of y [B, O, H1, W1] (see convDifferentiable).
+func subsample(y *Node, stride int) *Node {
 	d := y.Shape().Dimensions
 	b, o, h1, w1 := d[0], d[1], d[2], d[3]
 	ho, wo := (h1-1)/stride+1, (w1-1)/stride+1
