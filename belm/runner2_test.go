@@ -62,6 +62,24 @@ func TestNoRecompilation(t *testing.T) {
 	}
 }
 
+// ReleaseGraphs frees the step graphs: the next pass compiles again and computes the same.
+func TestReleaseGraphs(t *testing.T) {
+	m := gaussian(t)
+	x0 := m.Sample(belm.Normal(4, 8*dim))
+	r := runner(t, m, dtypes.Float64)
+	s, _ := belm.ParseSampler("belm", belm.DefaultSamplerOptions)
+	g := grids(t, belm.SDConfig, 10)[0]
+	before := roundTrip(t, r, s, g, x0)
+	r.ReleaseGraphs()
+	after := roundTrip(t, r, s, g, x0)
+	if got := r.Compilations(); got != 2 {
+		t.Errorf("%d compilations over two round trips with a release between, want 2", got)
+	}
+	if before.MaxAbs != after.MaxAbs {
+		t.Errorf("round trip error %g before the release, %g after", before.MaxAbs, after.MaxAbs)
+	}
+}
+
 // Partial inversion (freeze_step F, spec §2.7): invert to level N−F, sample back from there.
 func TestPartialInversion(t *testing.T) {
 	m := gmm(t)

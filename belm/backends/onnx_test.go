@@ -12,8 +12,8 @@ import (
 	timage "github.com/gomlx/gomlx/core/tensors/images"
 )
 
-// TestOnnxThreads: the threads=N and spinning=0|1 options of our compute-onnx patch reach ONNX
-// Runtime (a session with a bad value fails to start) and do not change results beyond float32
+// TestOnnxThreads: the threads=N, spinning=0|1 and arena=0|1 options of our compute-onnx patch
+// reach ONNX Runtime (a bad value is an error) and do not change results beyond float32
 // rounding: a batch of 3×3 convolutions, large enough for ORT to split it among threads, agrees
 // across 1 and 2 threads to 1e-5 relative (the partition may change summation order).
 func TestOnnxThreads(t *testing.T) {
@@ -47,7 +47,7 @@ func TestOnnxThreads(t *testing.T) {
 		return tensors.MustCopyFlatData[float32](out[0])
 	}
 	one := run("onnx:cpu,threads=1")
-	for _, config := range []string{"onnx:cpu,threads=2", "onnx:cpu,threads=2,spinning=0"} {
+	for _, config := range []string{"onnx:cpu,threads=2", "onnx:cpu,threads=2,spinning=0", "onnx:cpu,threads=2,arena=0"} {
 		got := run(config)
 		worst := 0.0
 		for i := range got {
@@ -62,6 +62,7 @@ func TestOnnxThreads(t *testing.T) {
 		"onnx:cpu,threads=0":      "threads",
 		"onnx:cpu,threads=two":    "threads",
 		"onnx:cpu,spinning=maybe": "spinning",
+		"onnx:cpu,arena=none":     "arena",
 	} {
 		if _, err := New(config); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: want an error naming %q, got %v", config, want, err)

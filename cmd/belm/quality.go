@@ -176,6 +176,7 @@ func runFrechet(args []string) error {
 					first = append(first, x[:min(len(x), *gridSize*p.Size(1)-len(first))]...)
 				}
 			}
+			p.Runner.ReleaseGraphs() // each sampler's ORT sessions hold arenas of the batch's size
 			st, err := c.Stats(images)
 			if err != nil {
 				return fmt.Errorf("%s N=%d: %w", s.Name(), n, err)

@@ -444,6 +444,7 @@ func runReconstruct(args []string) error {
 					}
 				}
 			}
+			p.Runner.ReleaseGraphs() // each sampler's ORT sessions hold arenas of the batch's size
 			sum := reconSummary{Sampler: s.Name(), N: n, Images: len(errs), Seconds: time.Since(start).Seconds(), Errors: pipeline.Mean(errs)}
 			if v, ok := study.PaperValue(study.PaperLatentReconstructionMSE, s.Name(), n); ok {
 				sum.PaperTable5 = &v

@@ -45,6 +45,7 @@ type Backend struct {
 	keepModelProto     bool
 	intraOpThreads     int    // "threads=N" config key (native CPU sessions); 0: ONNX Runtime's default
 	spinning           string // "spinning=0|1" config key; "": ONNX Runtime's default
+	noArena            bool   // "arena=0" config key: no CPU memory arena
 }
 
 // SetKeepModelProto controls whether compiled Executable instances retain the graph *onnx.ModelProto.

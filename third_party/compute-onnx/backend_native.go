@@ -226,6 +226,15 @@ func parseConfig(config string) (executionProvider executionprovider.Type, logSe
 				default:
 					return executionprovider.CPU, 0, "", "", threading, errors.Errorf("invalid spinning=%q: want 0 or 1", val)
 				}
+			} else if key == "arena" {
+				switch strings.ToLower(val) {
+				case "0", "false", "off":
+					threading.NoArena = true
+				case "1", "true", "on":
+					threading.NoArena = false
+				default:
+					return executionprovider.CPU, 0, "", "", threading, errors.Errorf("invalid arena=%q: want 0 or 1", val)
+				}
 			} else if key == "migraphx_cache_dir" || key == "migraphxcachedir" {
 				migraphxCacheDir = val
 			} else if key == "web_version" || key == "webversion" {
@@ -330,6 +339,7 @@ func New(config string) (compute.Backend, error) {
 		logSeverity:       logSeverity,
 		intraOpThreads:    threading.IntraOp,
 		spinning:          threading.Spinning,
+		noArena:           threading.NoArena,
 		hasFloat64:        true,
 		hasFloat16:        true,
 		hasBFloat16:       executionProvider == executionprovider.CUDA,
@@ -344,7 +354,7 @@ func (b *Backend) createExecutable(modelBytes []byte, inputNames []string, input
 		migraphxOpts = &native.MIGraphXOptions{CacheDir: b.migraphxCacheDir}
 	}
 	session, err := native.CreateSession(modelBytes, inputNames, inputShapes, outputNames, b.executionProvider, b.logSeverity, migraphxOpts,
-		native.Threading{IntraOp: b.intraOpThreads, Spinning: b.spinning})
+		native.Threading{IntraOp: b.intraOpThreads, Spinning: b.spinning, NoArena: b.noArena})
 	if err != nil {
 		return nil, err
 	}

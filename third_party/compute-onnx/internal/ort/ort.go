@@ -56,6 +56,7 @@ OrtStatus* wrapper_AddInitializer(const OrtApi* api, OrtSessionOptions* options,
 OrtStatus* wrapper_SetSessionLogSeverityLevel(const OrtApi* api, OrtSessionOptions* options, int session_log_severity_level);
 OrtStatus* wrapper_SetIntraOpNumThreads(const OrtApi* api, OrtSessionOptions* options, int intra_op_num_threads);
 OrtStatus* wrapper_AddSessionConfigEntry(const OrtApi* api, OrtSessionOptions* options, const char* key, const char* value);
+OrtStatus* wrapper_DisableCpuMemArena(const OrtApi* api, OrtSessionOptions* options);
 
 // IoBinding
 OrtStatus* wrapper_CreateIoBinding(const OrtApi* api, OrtSession* session, OrtIoBinding** out);
@@ -239,6 +240,12 @@ func (so *SessionOptions) SetSessionLogSeverityLevel(level int) error {
 func (so *SessionOptions) SetIntraOpNumThreads(n int) error {
 	status := C.wrapper_SetIntraOpNumThreads(ortApi, so.options, C.int(n))
 	return statusToError(status)
+}
+
+// DisableCpuMemArena makes the session allocate and free each tensor instead of keeping a
+// memory arena that grows to the session's peak.
+func (so *SessionOptions) DisableCpuMemArena() error {
+	return statusToError(C.wrapper_DisableCpuMemArena(ortApi, so.options))
 }
 
 // AddConfigEntry sets a session configuration entry, e.g. "session.intra_op.allow_spinning" = "0".

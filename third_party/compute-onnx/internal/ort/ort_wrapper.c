@@ -158,6 +158,10 @@ OrtStatus* wrapper_AddSessionConfigEntry(const OrtApi* api, OrtSessionOptions* o
     return api->AddSessionConfigEntry(options, key, value);
 }
 
+OrtStatus* wrapper_DisableCpuMemArena(const OrtApi* api, OrtSessionOptions* options) {
+    return api->DisableCpuMemArena(options);
+}
+
 // --- IoBinding wrappers ---
 
 OrtStatus* wrapper_CreateIoBinding(const OrtApi* api, OrtSession* session, OrtIoBinding** out) {

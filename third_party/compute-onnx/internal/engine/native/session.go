@@ -43,6 +43,9 @@ type Threading struct {
 	IntraOp int
 	// Spinning is "0" or "1" for session.intra_op.allow_spinning; "" keeps the default (spinning on).
 	Spinning string
+	// NoArena turns the CPU memory arena off: tensors are allocated and freed one by one
+	// instead of from an arena that keeps the session's peak size for the session's life.
+	NoArena bool
 }
 
 // CreateSession creates an ONNX Runtime DynamicAdvancedSession with the given options.
@@ -56,6 +59,11 @@ func CreateSession(modelBytes []byte, inputNames []string, inputShapes []shapes.
 	if threading.IntraOp > 0 {
 		if err := options.SetIntraOpNumThreads(threading.IntraOp); err != nil {
 			return nil, errors.Wrapf(err, "failed to set ONNX Runtime intra-op threads to %d", threading.IntraOp)
+		}
+	}
+	if threading.NoArena {
+		if err := options.DisableCpuMemArena(); err != nil {
+			return nil, errors.Wrap(err, "failed to disable ONNX Runtime's CPU memory arena")
 		}
 	}
 	if threading.Spinning != "" {
