@@ -64,14 +64,19 @@ func Resolve(name string) string {
 	if config == "go" {
 		config = "go:ops_sequential"
 	}
-	if Name(config) == "onnx" && !strings.Contains(config, "threads=") {
-		sep := ","
-		if !strings.Contains(config, ":") {
-			sep = ":"
-		}
-		config += sep + "threads=" + strconv.Itoa(OnnxThreads())
+	if Name(config) == "onnx" && !strings.Contains(strings.ToLower(config), "threads=") {
+		config = withOption(config, "threads="+strconv.Itoa(OnnxThreads()))
 	}
 	return config
+}
+
+// withOption appends an option to a backend configuration: "onnx" + "threads=1" is
+// "onnx:threads=1", "onnx:cpu" + "threads=1" is "onnx:cpu,threads=1".
+func withOption(config, option string) string {
+	if strings.Contains(config, ":") {
+		return config + "," + option
+	}
+	return config + ":" + option
 }
 
 // OnnxThreads is the number of intra-op threads an "onnx" configuration gets when it does not
@@ -84,20 +89,24 @@ func OnnxThreads() int { return runtime.GOMAXPROCS(0) }
 
 // SplitList splits a comma-separated list of backend configurations, keeping the options of
 // one configuration together: in "go,onnx:cpu,threads=1" the piece "threads=1" (a key=value
-// with no backend name before a colon) belongs to "onnx:cpu", giving ["go", "onnx:cpu,threads=1"].
-func SplitList(s string) []string {
+// with no backend name before a colon) belongs to "onnx:cpu", giving ["go", "onnx:cpu,threads=1"];
+// "onnx,threads=1" is "onnx:threads=1". An option before any backend is an error.
+func SplitList(s string) ([]string, error) {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
 		p = strings.TrimSpace(p)
 		switch {
 		case p == "":
-		case len(out) > 0 && strings.Contains(p, "=") && !strings.Contains(p, ":"):
-			out[len(out)-1] += "," + p
+		case strings.Contains(p, "=") && !strings.Contains(p, ":"):
+			if len(out) == 0 {
+				return nil, fmt.Errorf("backend list %q: option %q comes before any backend (write e.g. onnx:cpu,%s)", s, p, p)
+			}
+			out[len(out)-1] = withOption(out[len(out)-1], p)
 		default:
 			out = append(out, p)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // Name returns the backend name part of a configuration ("onnx:cpu" -> "onnx").

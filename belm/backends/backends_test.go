@@ -20,6 +20,7 @@ func TestResolve(t *testing.T) {
 		"onnx":                 "onnx:" + threads,
 		"onnx:cpu,threads=1":   "onnx:cpu,threads=1", // the user's choice is kept
 		"onnx:threads=3,log=1": "onnx:threads=3,log=1",
+		"onnx:cpu,Threads=1":   "onnx:cpu,Threads=1", // compute-onnx lowercases keys
 	} {
 		if got := Resolve(in); got != want {
 			t.Errorf("Resolve(%q) = %q, want %q", in, got, want)
@@ -31,10 +32,13 @@ func TestResolve(t *testing.T) {
 }
 
 func TestSplitList(t *testing.T) {
-	got := SplitList(" go, onnx:cpu,threads=1,spinning=0 ,onnx,, go:ops_parallel")
-	want := []string{"go", "onnx:cpu,threads=1,spinning=0", "onnx", "go:ops_parallel"}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("SplitList = %q, want %q", got, want)
+	got, err := SplitList(" go, onnx:cpu,threads=1,spinning=0 ,onnx,, go:ops_parallel,onnx,Threads=1")
+	want := []string{"go", "onnx:cpu,threads=1,spinning=0", "onnx", "go:ops_parallel", "onnx:Threads=1"}
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("SplitList = %q, %v; want %q", got, err, want)
+	}
+	if _, err := SplitList("threads=1,go"); err == nil || !strings.Contains(err.Error(), "before any backend") {
+		t.Errorf("an option before any backend: %v", err)
 	}
 }
 

@@ -59,10 +59,10 @@ func TestOnnxThreads(t *testing.T) {
 		}
 	}
 	for config, want := range map[string]string{
-		"onnx:cpu,threads=0":      "threads",
-		"onnx:cpu,threads=two":    "threads",
-		"onnx:cpu,spinning=maybe": "spinning",
-		"onnx:cpu,arena=none":     "arena",
+		"onnx:cpu,threads=0":      "invalid threads=",
+		"onnx:cpu,threads=two":    "invalid threads=",
+		"onnx:cpu,spinning=maybe": "invalid spinning=",
+		"onnx:cpu,arena=none":     "invalid arena=",
 	} {
 		if _, err := New(config); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: want an error naming %q, got %v", config, want, err)

@@ -106,17 +106,18 @@ func Conv2D(x, w *Node, stride int, padding [2][2]int) *Node {
 //     0, s, 2s, …: the stride-1 output (H1 × W1) is padded at the end to s·Ho × s·Wo,
 //     reshaped to [B, O, Ho, s, Wo, s] and sliced at index 0 of both s axes (ORT has no
 //     backward for a strided Conv: see WithDifferentiableStrides);
-//   - the weight gradient is kh·kw matmuls (convWeightGrad) instead of the convolution
-//     GoMLX's autodiff builds, which ORT runs as a convolution with an H×W kernel over the
-//     batch as channels (~7 GFLOP/s: half of a Fashion-MNIST train step).
+//   - the weight gradient is one matmul (convWeightGrad) instead of the convolution GoMLX's
+//     autodiff builds, which ORT runs as a convolution with an H×W kernel over the batch as
+//     channels (~7 GFLOP/s: half of a Fashion-MNIST train step).
 //
 // The forward value and the input gradient are the backend's Convolve, as in convDirect.
 func convDifferentiable(x, w *Node, stride int, padding [2][2]int) *Node {
 	var dy *Node // ∂L/∂y of the stride-1 output, captured on the way back
 	wd := w.Shape().Dimensions
 	w = IdentityWithCustomGradient(w, func(w, _ *Node) *Node {
-		// Reverse mode gets here after y's gradient below, since y depends on w. The adjoint
-		// GoMLX computed for w (the slow convolution) is left unused: ORT drops it.
+		// Reverse mode visits nodes from the newest back, so y's gradient below (y is built
+		// after w) has set dy by now. The adjoint GoMLX built for w (the slow convolution)
+		// is left unused: ORT removes it (its profile of a train step shows no such conv).
 		if dy == nil { // the loss does not depend on y
 			return ZerosLike(w)
 		}
@@ -143,7 +144,7 @@ func convDifferentiable(x, w *Node, stride int, padding [2][2]int) *Node {
 func convWeightGrad(x, dy *Node, kh, kw int, padding [2][2]int) *Node {
 	xd, d := x.Shape().Dimensions, dy.Shape().Dimensions
 	b, c, o, ho, wo := xd[0], xd[1], d[1], d[2], d[3]
-	xl := TransposeAllDims(x, 0, 2, 3, 1) // [B, H, W, C]
+	xl := TransposeAllAxes(x, 0, 2, 3, 1) // [B, H, W, C]
 	xl = Pad(xl, ScalarZero(x.Graph(), x.DType()), PadAxis{},
 		PadAxis{Start: padding[0][0], End: padding[0][1]}, PadAxis{Start: padding[1][0], End: padding[1][1]}, PadAxis{})
 	taps := make([]*Node, 0, kh*kw)
@@ -153,9 +154,9 @@ func convWeightGrad(x, dy *Node, kh, kw int, padding [2][2]int) *Node {
 		}
 	}
 	patches := Reshape(Concatenate(taps, -1), b*ho*wo, kh*kw*c)  // [N, (i, j, c)]
-	dyT := Reshape(TransposeAllDims(dy, 1, 0, 2, 3), o, b*ho*wo) // [O, N]
+	dyT := Reshape(TransposeAllAxes(dy, 1, 0, 2, 3), o, b*ho*wo) // [O, N]
 	g := MatMul(dyT, patches)                                    // [O, (i, j, c)]
-	return TransposeAllDims(Reshape(g, o, kh, kw, c), 0, 3, 1, 2)
+	return TransposeAllAxes(Reshape(g, o, kh, kw, c), 0, 3, 1, 2)
 }
 
 // subsample keeps rows and columns 0, s, 2s, … of y [B, O, H1, W1] (see convDifferentiable).

@@ -120,13 +120,14 @@ func WithFloat32Softmax(on bool) Option {
 	return func(o *options) { o.float32Softmax = on }
 }
 
-// WithDifferentiableStrides makes strided convolutions (Downsample2D) differentiable on
-// the onnx backend, for training: ONNX Runtime cannot run the backward pass of a strided
-// Conv ("input dilations > 1 not supported"), so they are computed as a stride-1
-// convolution followed by keeping every s-th row and column (contiguous reshapes and
-// slices only). Same values; the two downsampling convolutions cost ~4× more, so it is
-// off by default (sampling needs no gradient). No effect on the go backend, whose
-// patches + matmul convolutions are differentiable anyway.
+// WithDifferentiableStrides builds the convolutions for training on a backend other than go
+// (convDifferentiable): ONNX Runtime cannot run the backward pass of a strided Conv ("input
+// dilations > 1 not supported"), so strided ones are a stride-1 convolution followed by
+// keeping every s-th row and column (contiguous reshapes and slices only; the two
+// downsampling convolutions cost ~4× more), and every convolution's weight gradient is one
+// matmul instead of the convolution GoMLX's autodiff writes (half of a train step on ORT).
+// Same values. Off by default (sampling needs no gradient); no effect on the go backend,
+// whose patches + matmul convolutions are differentiable anyway.
 func WithDifferentiableStrides(on bool) Option {
 	return func(o *options) { o.differentiableStrides = on }
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -35,8 +36,13 @@ func runBench(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	o := bench.Options{Backends: backends.SplitList(*be), Sections: splitList(*sections), Samplers: splitList(*samplers),
-		Steps: *steps, Images: *images, Duration: *dur, PassUNet: backends.SplitList(*passUNet),
+	bes, err1 := backends.SplitList(*be)
+	passBes, err2 := backends.SplitList(*passUNet)
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
+	o := bench.Options{Backends: bes, Sections: splitList(*sections), Samplers: splitList(*samplers),
+		Steps: *steps, Images: *images, Duration: *dur, PassUNet: passBes,
 		Log: func(s string) { fmt.Fprintln(os.Stderr, s) }}
 	for _, b := range splitList(*batches) {
 		n, err := strconv.Atoi(b)

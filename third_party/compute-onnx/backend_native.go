@@ -157,8 +157,8 @@ func initializeORT(executionProvider executionprovider.Type, customLibPath strin
 // execution provider ("cuda", "migraphx", or "" for CPU), log severity, custom ORT library path,
 // and the MIGraphX compiled-program cache directory ("" to disable caching).
 //
-// Besides the keys below, the returned threading holds "threads=N" (intra-op threads of each session)
-// and "spinning=0|1" (whether idle intra-op threads spin).
+// Besides the keys below, the returned threading holds "threads=N" (intra-op threads of each session),
+// "spinning=0|1" (whether idle intra-op threads spin) and "arena=0|1" (the CPU memory arena).
 func parseConfig(config string) (executionProvider executionprovider.Type, logSeverity int, customLibPath string, migraphxCacheDir string, threading native.Threading, err error) {
 	executionProvider = executionprovider.CPU
 	hasProvider := false
@@ -217,23 +217,18 @@ func parseConfig(config string) (executionProvider executionprovider.Type, logSe
 					return executionprovider.CPU, 0, "", "", threading, errors.Errorf("invalid threads=%q: want a positive number of intra-op threads", val)
 				}
 				threading.IntraOp = n
-			} else if key == "spinning" {
-				switch strings.ToLower(val) {
-				case "0", "false", "off":
-					threading.Spinning = "0"
-				case "1", "true", "on":
-					threading.Spinning = "1"
-				default:
-					return executionprovider.CPU, 0, "", "", threading, errors.Errorf("invalid spinning=%q: want 0 or 1", val)
+			} else if key == "spinning" || key == "arena" {
+				on, onErr := parseOnOff(key, val)
+				if onErr != nil {
+					return executionprovider.CPU, 0, "", "", threading, onErr
 				}
-			} else if key == "arena" {
-				switch strings.ToLower(val) {
-				case "0", "false", "off":
-					threading.NoArena = true
-				case "1", "true", "on":
-					threading.NoArena = false
-				default:
-					return executionprovider.CPU, 0, "", "", threading, errors.Errorf("invalid arena=%q: want 0 or 1", val)
+				if key == "spinning" {
+					threading.Spinning = "0"
+					if on {
+						threading.Spinning = "1"
+					}
+				} else {
+					threading.NoArena = !on
 				}
 			} else if key == "migraphx_cache_dir" || key == "migraphxcachedir" {
 				migraphxCacheDir = val
@@ -279,6 +274,17 @@ func parseConfig(config string) (executionProvider executionprovider.Type, logSe
 		}
 	}
 	return executionProvider, logSeverity, customLibPath, migraphxCacheDir, threading, nil
+}
+
+// parseOnOff parses the value of a 0|1 config key.
+func parseOnOff(key, val string) (bool, error) {
+	switch strings.ToLower(val) {
+	case "0", "false", "off":
+		return false, nil
+	case "1", "true", "on":
+		return true, nil
+	}
+	return false, errors.Errorf("invalid %s=%q: want 0 or 1", key, val)
 }
 
 // detectGPUProvider auto-detects which GPU execution provider to use: "cuda" if an NVIDIA GPU

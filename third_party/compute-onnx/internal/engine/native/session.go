@@ -35,7 +35,7 @@ type MIGraphXOptions struct {
 	CacheDir string
 }
 
-// Threading configures the intra-op thread pool ONNX Runtime gives each session.
+// Threading configures each session's intra-op thread pool and CPU memory arena.
 // (Added for github.com/belmlab/workbench, see PATCHES.md at the root of this copy.)
 type Threading struct {
 	// IntraOp is the number of intra-op threads; 0 keeps ONNX Runtime's default (one per physical
