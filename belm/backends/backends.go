@@ -148,9 +148,15 @@ func New(config string) (compute.Backend, error) {
 	return b, nil
 }
 
-// newBackend calls compute.NewWithConfig, turning its panics into errors.
+// newBackend calls compute.NewWithConfig, turning its panics into errors. The go backend
+// prints its options (compute v0.1.6: "Go backend: parallelism set to 2") on standard
+// output, where they would corrupt a command's --format json; while it starts, standard
+// output is standard error. New holds mu, so no two starts swap it at once.
 func newBackend(config string) (b compute.Backend, err error) {
+	stdout := os.Stdout
+	os.Stdout = os.Stderr
 	defer func() {
+		os.Stdout = stdout
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%v", r)
 		}
