@@ -41,3 +41,66 @@ func WriteFile(path string, data []byte) (err error) {
 	}
 	return os.Rename(f.Name(), path)
 }
+
+// Staged is a folder of outputs written as one: the files go to a hidden temporary folder
+// beside the target, and Commit moves them into the target only when all are written, so a
+// run that fails part-way leaves the target as it was (no half-complete set of figures).
+type Staged struct {
+	final, tmp string
+	created    string // the topmost folder Stage had to create for tmp, removed by Abort
+}
+
+// Stage prepares a staging folder for the target folder final.
+func Stage(final string) (*Staged, error) {
+	final = filepath.Clean(final)
+	parent := filepath.Dir(final)
+	created := ""
+	for p := parent; ; p = filepath.Dir(p) {
+		if _, err := os.Stat(p); err == nil || filepath.Dir(p) == p {
+			break
+		}
+		created = p
+	}
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(final)+".tmp-*")
+	if err != nil {
+		return nil, err
+	}
+	return &Staged{final: final, tmp: tmp, created: created}, nil
+}
+
+// Path is the folder to write the outputs into.
+func (s *Staged) Path() string { return s.tmp }
+
+// Commit moves every staged file into the target folder (created if needed; files of the
+// same name are replaced, others kept) and removes the staging folder.
+func (s *Staged) Commit() error {
+	err := filepath.WalkDir(s.tmp, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(s.tmp, p)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(s.final, rel)
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		return os.Rename(p, dst)
+	})
+	if err != nil {
+		return fmt.Errorf("moving the outputs into %s: %w", s.final, err)
+	}
+	return os.RemoveAll(s.tmp)
+}
+
+// Abort removes the staging folder and any folder Stage created for it.
+func (s *Staged) Abort() {
+	os.RemoveAll(s.tmp)
+	if s.created != "" {
+		os.RemoveAll(s.created)
+	}
+}

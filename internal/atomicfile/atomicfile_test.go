@@ -30,3 +30,44 @@ func TestWriteFile(t *testing.T) {
 		t.Errorf("mode %v", st.Mode())
 	}
 }
+
+func TestStaged(t *testing.T) {
+	root := t.TempDir()
+	final := filepath.Join(root, "a", "b", "figs")
+	s, err := Stage(final)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(filepath.Join(s.Path(), "x.png"), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	s.Abort()
+	if entries, _ := os.ReadDir(root); len(entries) != 0 {
+		t.Fatalf("Abort left %v in %s", entries, root)
+	}
+
+	if err := os.MkdirAll(final, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(final, "old.txt"), []byte("old"), 0o644)
+	os.WriteFile(filepath.Join(final, "x.png"), []byte("stale"), 0o644)
+	if s, err = Stage(final); err != nil {
+		t.Fatal(err)
+	}
+	WriteFile(filepath.Join(s.Path(), "x.png"), []byte("new"))
+	WriteFile(filepath.Join(s.Path(), "sub", "y.csv"), []byte("y"))
+	if b, _ := os.ReadFile(filepath.Join(final, "x.png")); string(b) != "stale" {
+		t.Fatalf("the target changed before Commit: %q", b)
+	}
+	if err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"x.png": "new", "old.txt": "old", "sub/y.csv": "y"} {
+		if b, err := os.ReadFile(filepath.Join(final, name)); err != nil || string(b) != want {
+			t.Errorf("%s: %q, %v; want %q", name, b, err, want)
+		}
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(final)); len(entries) != 1 {
+		t.Errorf("staging folder left behind: %v", entries)
+	}
+}
