@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -91,23 +92,34 @@ func RepoFolder(id string) string { return "models--" + strings.ReplaceAll(id, "
 // id ("google/ddpm-cifar10-32") in the cache; otherwise, unless HF_HUB_OFFLINE is set, a
 // download of the files a UNet pipeline needs into the cache. Offline, the error names
 // the folder to put the files in.
+//
+// An id that looks like a local path (see LooksLocal: it starts with /, ./, ../ or ~, ends
+// in a path separator, or its first component is an existing local folder, as data/ is for
+// data/fashion-mnist) is never looked up on the Hub: when it does not exist the error says
+// "no such folder", names the nearest existing parent and suggests a close sibling ("did
+// you mean data/fashion-mnist?"). A leading ~/ is the home folder.
+//
+// A download that fails leaves the cache as it found it: what the attempt created there
+// (lock files, the models--org--name folders) is removed again; nothing that was there
+// before is touched.
 func Resolve(id string) (*Model, error) {
 	if id == "" {
 		return nil, errors.New("no model given: pass --model_id with a diffusers model folder or a Hub id such as google/ddpm-cifar10-32")
 	}
-	if st, err := os.Stat(id); err == nil {
+	path := expandHome(id)
+	if st, err := os.Stat(path); err == nil {
 		if !st.IsDir() {
 			return nil, fmt.Errorf("model %s is a file, not a folder: pass the diffusers folder holding %s and the weights", id, ConfigFile)
 		}
-		m, err := inspect(id)
+		m, err := inspect(path)
 		if err != nil {
 			return nil, err
 		}
 		m.ID, m.Source = id, "folder"
 		return m, nil
 	}
-	if !IsHubID(id) {
-		return nil, fmt.Errorf("model %q: no such folder, and not a Hub id (org/name): pass a diffusers model folder or a Hub id such as google/ddpm-cifar10-32", id)
+	if LooksLocal(id) || !IsHubID(id) {
+		return nil, missingFolder(id, path, !LooksLocal(id))
 	}
 	cache := CacheDir()
 	if dir, err := cachedSnapshot(cache, id); err == nil {
@@ -126,8 +138,10 @@ func Resolve(id string) (*Model, error) {
 	if Offline() {
 		return nil, fmt.Errorf("model %s is not in the Hugging Face cache %s and HF_HUB_OFFLINE is set: %s", id, cache, fix)
 	}
+	track := trackCache(cache, id)
 	dir, err := Download(id, cache)
 	if err != nil {
+		track.undo()
 		return nil, fmt.Errorf("model %s is not in the Hugging Face cache %s and downloading it failed (%v): %s", id, cache, err, fix)
 	}
 	m, err := inspect(dir)
@@ -136,6 +150,185 @@ func Resolve(id string) (*Model, error) {
 	}
 	m.ID, m.Source = id, "download"
 	return m, nil
+}
+
+// LooksLocal reports whether a --model_id names a local path rather than a Hub id: it
+// starts with /, ./, ../ or ~ (or is . or ..), is an absolute path, ends in a path
+// separator, or its first path component is an existing local folder (data/fashion-mnst
+// when data/ exists). Such an id is never looked up on the Hub.
+func LooksLocal(id string) bool {
+	if id == "." || id == ".." || filepath.IsAbs(id) {
+		return true
+	}
+	slashed := filepath.ToSlash(id)
+	for _, p := range []string{"/", "./", "../", "~"} {
+		if strings.HasPrefix(slashed, p) {
+			return true
+		}
+	}
+	if strings.HasSuffix(slashed, "/") {
+		return true
+	}
+	if first, _, ok := strings.Cut(slashed, "/"); ok && first != "" {
+		if st, err := os.Stat(first); err == nil && st.IsDir() {
+			return true
+		}
+	}
+	return false
+}
+
+// expandHome replaces a leading ~ (alone or followed by a separator) by the home folder.
+func expandHome(id string) string {
+	if id != "~" && !strings.HasPrefix(id, "~/") && !strings.HasPrefix(id, "~"+string(filepath.Separator)) {
+		return id
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return id
+	}
+	return filepath.Join(home, id[1:])
+}
+
+// missingFolder is the error for a local path that does not exist: it names the nearest
+// existing parent and, when the parent holds a folder whose name is close to the missing
+// one, suggests it. notHub adds that the id is not a Hub id either.
+func missingFolder(id, path string, notHub bool) error {
+	parent := filepath.Clean(path)
+	var missing []string // the components below parent, top down
+	for {
+		missing = append([]string{filepath.Base(parent)}, missing...)
+		up := filepath.Dir(parent)
+		if up == parent {
+			break
+		}
+		parent = up
+		if _, err := os.Stat(parent); err == nil {
+			break
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "model %s: no such folder", id)
+	if notHub {
+		b.WriteString(", and not a Hub id (org/name)")
+	}
+	where := parent
+	if parent == "." {
+		where = "the current folder"
+	}
+	if st, err := os.Stat(parent); err != nil {
+		// Nothing exists up to the root (not expected): say no more.
+	} else if !st.IsDir() {
+		fmt.Fprintf(&b, ": %s is a file, not a folder", where)
+	} else {
+		fmt.Fprintf(&b, ": %s has no %s", where, missing[0])
+		if near := nearestName(parent, missing[0]); near != "" {
+			fmt.Fprintf(&b, "; did you mean %s?", filepath.Join(append([]string{parent, near}, missing[1:]...)...))
+		}
+	}
+	b.WriteString(" (pass a diffusers model folder or a Hub id such as google/ddpm-cifar10-32)")
+	return errors.New(b.String())
+}
+
+// nearestName returns the folder in dir whose name is closest to name (case-insensitively:
+// a Levenshtein distance of at most 2, or one name a prefix of the other, with at least 3
+// characters in common), "" when none is close.
+func nearestName(dir, name string) string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return ""
+	}
+	want := strings.ToLower(name)
+	best, bestD := "", 0
+	for _, e := range entries {
+		if st, err := os.Stat(filepath.Join(dir, e.Name())); err != nil || !st.IsDir() {
+			continue
+		}
+		got := strings.ToLower(e.Name())
+		d := levenshtein(want, got)
+		short := min(len(want), len(got))
+		close := d <= 2 || (short >= 3 && (strings.HasPrefix(got, want) || strings.HasPrefix(want, got)))
+		if close && (best == "" || d < bestD) {
+			best, bestD = e.Name(), d
+		}
+	}
+	return best
+}
+
+// levenshtein is the edit distance between a and b (in runes).
+func levenshtein(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
+
+// cacheTrack records what exists of a repository's cache folder before a download, so that
+// a failed download's leftovers (lock files, partial files, empty folders, and the cache
+// folder itself when the attempt created it) can be removed without touching anything that
+// was there before.
+type cacheTrack struct {
+	repo    string
+	before  map[string]bool // paths under repo (repo included) that existed
+	created []string        // repo and its ancestors that did not exist, deepest first
+}
+
+func trackCache(cache, id string) *cacheTrack {
+	t := &cacheTrack{repo: filepath.Join(cache, RepoFolder(id)), before: map[string]bool{}}
+	for p := t.repo; !exists(p); p = filepath.Dir(p) {
+		t.created = append(t.created, p)
+		if filepath.Dir(p) == p {
+			break
+		}
+	}
+	filepath.WalkDir(t.repo, func(path string, d fs.DirEntry, err error) error {
+		if err == nil {
+			t.before[path] = true
+		}
+		return nil
+	})
+	return t
+}
+
+// undo removes what appeared under the repository folder since trackCache (files first,
+// then the folders that are left empty, deepest first), then the folders above it that the
+// attempt created, when empty.
+func (t *cacheTrack) undo() {
+	var files, dirs []string
+	filepath.WalkDir(t.repo, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || t.before[path] {
+			return nil
+		}
+		if d.IsDir() {
+			dirs = append(dirs, path)
+		} else {
+			files = append(files, path)
+		}
+		return nil
+	})
+	for _, f := range files {
+		os.Remove(f)
+	}
+	// WalkDir lists a folder before its contents: remove in reverse, deepest first.
+	for _, d := range slices.Backward(dirs) {
+		os.Remove(d) // only when empty
+	}
+	for _, d := range t.created {
+		os.Remove(d) // only when empty
+	}
 }
 
 // cachedSnapshot returns the snapshot folder of id in the cache: the revision of refs/main,

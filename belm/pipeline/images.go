@@ -8,6 +8,7 @@ import (
 	"image/color"
 	_ "image/jpeg" // JPEG inputs
 	_ "image/png"  // PNG inputs
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -47,7 +48,7 @@ func ListImages(dir string) ([]string, error) {
 		return nil, err
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("--directory %s has no images (%s)", dir, strings.Join(ImageExtensions, ", "))
+		return nil, fmt.Errorf("no images in %s (looked for %s recursively)", dir, strings.Join(ImageExtensions, ", "))
 	}
 	slices.Sort(out)
 	return out, nil
@@ -63,11 +64,55 @@ func LoadImage(path string, size, channels int) ([]float64, error) {
 		return nil, err
 	}
 	defer f.Close()
+	img, err := decodeBounded(f, path)
+	if err != nil {
+		return nil, err
+	}
+	return ImageToLatent(img, size, channels)
+}
+
+// MaxImagePixels bounds the pixels (width × height, as the file's header states them) of an
+// input image: 8192×8192 = 2^26 pixels (67.1 megapixels). Decoding allocates the whole image before
+// anything can look at it (up to 8 bytes a pixel for 16-bit RGBA PNG: 512 MiB at the
+// limit; the crop and resize then work on it), so a small file whose header claims
+// 60000×60000 would ask for 14–28 GB. 67 megapixels is above every camera photo in common
+// use (24–50 MP; 8192 px is also the largest side of common textures), while the models
+// take at most 256×256 (pixel space) or 1024×1024 (latent) images: shrink larger inputs
+// first.
+const MaxImagePixels = 8192 * 8192
+
+// decodeBounded decodes a PNG or JPEG after checking the dimensions its header states
+// (image.DecodeConfig, which reads only the header) against MaxImagePixels.
+func decodeBounded(f io.ReadSeeker, path string) (image.Image, error) {
+	cfg, format, err := image.DecodeConfig(f)
+	if err != nil {
+		return nil, fmt.Errorf("decoding %s (PNG or JPEG expected): %w", path, err)
+	}
+	if err := CheckImageSize(path, format, cfg.Width, cfg.Height); err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
 	img, _, err := image.Decode(f)
 	if err != nil {
 		return nil, fmt.Errorf("decoding %s (PNG or JPEG expected): %w", path, err)
 	}
-	return ImageToLatent(img, size, channels)
+	return img, nil
+}
+
+// CheckImageSize returns an error when an image of w×h pixels (from its header, see
+// image.DecodeConfig) is empty or exceeds MaxImagePixels; format ("png", "jpeg") and path
+// name it in the error.
+func CheckImageSize(path, format string, w, h int) error {
+	if w <= 0 || h <= 0 {
+		return fmt.Errorf("%s: its %s header says %d×%d pixels: an empty image", path, format, w, h)
+	}
+	if int64(w)*int64(h) > MaxImagePixels {
+		return fmt.Errorf("%s: its %s header says %d×%d pixels (%.1f megapixels), over the limit of 8192×8192 = %.1f megapixels (pipeline.MaxImagePixels): shrink the image first",
+			path, format, w, h, float64(w)*float64(h)/1e6, float64(MaxImagePixels)/1e6)
+	}
+	return nil
 }
 
 // ImageToLatent center-crops and resizes img as LoadImage does.

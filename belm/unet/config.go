@@ -155,6 +155,25 @@ func LoadConfig(path string) (Config, error) {
 	return cfg, nil
 }
 
+// Bounds of Validate. A config.json is untrusted input: without them a typo such as
+// sample_size 100000 builds a network whose first activation alone needs terabytes, and the
+// process dies out of memory instead of failing with an error.
+const (
+	// MaxSampleSize bounds sample_size. The largest diffusers UNets take 256×256 pixels
+	// (google/ddpm-ema-celebahq-256, ddpm-church-256) or latents of 128×128 (Stable
+	// Diffusion XL's, for 1024-pixel images); 16384 leaves a factor of 64 beyond those.
+	MaxSampleSize = 16384
+	// MaxChannels bounds in_channels, out_channels, every block_out_channels entry and
+	// attention_head_dim (and 4× it time_embedding_dim). The widest diffusers UNets have
+	// 1280 channels.
+	MaxChannels = 16384
+	// MaxLayersPerBlock bounds layers_per_block (diffusers' UNets use 1 to 3).
+	MaxLayersPerBlock = 64
+	// MaxBlocks bounds the number of blocks, len(block_out_channels) (diffusers' use 4 to
+	// 6; each but the last halves the resolution).
+	MaxBlocks = 16
+)
+
 // Validate checks that the configuration describes a UNet2DModel this port implements;
 // every unsupported option is named in the error. It also checks that the architecture
 // is consistent (group counts divide channels, skip connections match).
@@ -187,8 +206,25 @@ func (c Config) Validate() error {
 	if c.InChannels <= 0 || c.OutChannels <= 0 {
 		bad("in_channels %d / out_channels %d must be positive", c.InChannels, c.OutChannels)
 	}
+	if c.SampleSize != nil && (*c.SampleSize < 1 || *c.SampleSize > MaxSampleSize) {
+		bad("sample_size %d is out of range [1, %d] (the largest diffusers UNets take 256 pixels, or latents of 128 for 1024-pixel images)", *c.SampleSize, MaxSampleSize)
+	}
+	if c.InChannels > MaxChannels {
+		bad("in_channels %d is over the limit of %d", c.InChannels, MaxChannels)
+	}
+	if c.OutChannels > MaxChannels {
+		bad("out_channels %d is over the limit of %d", c.OutChannels, MaxChannels)
+	}
 	if c.LayersPerBlock <= 0 {
 		bad("layers_per_block %d must be positive", c.LayersPerBlock)
+	} else if c.LayersPerBlock > MaxLayersPerBlock {
+		bad("layers_per_block %d is over the limit of %d", c.LayersPerBlock, MaxLayersPerBlock)
+	}
+	if c.TimeEmbeddingDim != nil && *c.TimeEmbeddingDim > 4*MaxChannels {
+		bad("time_embedding_dim %d is over the limit of %d", *c.TimeEmbeddingDim, 4*MaxChannels)
+	}
+	if c.AttentionHeadDim != nil && *c.AttentionHeadDim > MaxChannels {
+		bad("attention_head_dim %d is over the limit of %d", *c.AttentionHeadDim, MaxChannels)
 	}
 	if c.NormNumGroups == nil {
 		bad("norm_num_groups null is not supported (diffusers' resnet blocks need a group count)")
@@ -217,9 +253,14 @@ func (c Config) Validate() error {
 	if n == 0 {
 		bad("block_out_channels is empty")
 	}
+	if n > MaxBlocks {
+		bad("block_out_channels has %d entries, over the limit of %d", n, MaxBlocks)
+	}
 	for i, ch := range c.BlockOutChannels {
 		if ch <= 0 {
 			bad("block_out_channels[%d] = %d must be positive", i, ch)
+		} else if ch > MaxChannels {
+			bad("block_out_channels[%d] = %d is over the limit of %d", i, ch, MaxChannels)
 		}
 	}
 	if len(c.DownBlockTypes) != n {

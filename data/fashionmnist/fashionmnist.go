@@ -91,17 +91,28 @@ type Dataset struct {
 func (d *Dataset) Len() int { return len(d.Labels) }
 
 // Load reads a split from dir (the folder with the four .gz files; see Dir). A missing
-// folder or file is an error that says how to install the package.
+// folder, a missing file, or files holding no images is an error that names the folder
+// and says how to install the package.
 func Load(dir string, split Split) (*Dataset, error) {
 	if split != Train && split != Test {
 		return nil, fmt.Errorf("fashionmnist: unknown split %q", split)
 	}
 	imgName, lblName := Files(split)
 	imgPath, lblPath := filepath.Join(dir, imgName), filepath.Join(dir, lblName)
+	fix := fmt.Sprintf("install Debian's package with `%s`, or set $%s (or --data_dir) to the folder holding %s and %s",
+		InstallHint, EnvDir, imgName, lblName)
+	if dir == "" {
+		return nil, fmt.Errorf("fashionmnist: no folder given: %s", fix)
+	}
+	if st, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("fashionmnist: folder %s not found (%v): %s", dir, errors.Unwrap(err), fix)
+	} else if !st.IsDir() {
+		return nil, fmt.Errorf("fashionmnist: %s is a file, not a folder: %s", dir, fix)
+	}
 	for _, p := range []string{imgPath, lblPath} {
 		if _, err := os.Stat(p); err != nil {
-			return nil, fmt.Errorf("fashionmnist: %s not found (%v): install Debian's package with `%s`, or set $%s to the folder holding %s and %s",
-				p, errors.Unwrap(err), InstallHint, EnvDir, imgName, lblName)
+			return nil, fmt.Errorf("fashionmnist: the folder %s has no %s (%v): %s",
+				dir, filepath.Base(p), errors.Unwrap(err), fix)
 		}
 	}
 	dims, imgs, err := ReadIDXFile(imgPath)
@@ -117,6 +128,9 @@ func Load(dir string, split Split) (*Dataset, error) {
 	}
 	if len(ldims) != 1 {
 		return nil, fmt.Errorf("fashionmnist: %s: labels must be a rank-1 IDX array [N], got dimensions %v", lblPath, ldims)
+	}
+	if dims[0] == 0 || dims[1] == 0 || dims[2] == 0 {
+		return nil, fmt.Errorf("fashionmnist: %s holds no images (IDX dimensions %v) in the folder %s: %s", imgName, dims, dir, fix)
 	}
 	if dims[0] != ldims[0] {
 		return nil, fmt.Errorf("fashionmnist: %s holds %d images but %s holds %d labels", imgPath, dims[0], lblPath, ldims[0])

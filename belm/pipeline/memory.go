@@ -1,0 +1,207 @@
+package pipeline
+
+import (
+	"math"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/gomlx/compute"
+
+	"github.com/belmlab/workbench/belm/unet"
+)
+
+// EstimateBytes estimates the peak host memory, in bytes, of one ε evaluation of the UNet
+// on a batch of batch latents in the pipeline's dtype: an honest, somewhat generous upper
+// estimate, for refusing batch sizes that cannot fit before any work starts. It is affine
+// in batch:
+//
+//	EstimateBytes(batch) = slack · heap · (weights + batch · d · perImage)
+//
+// weights is the parameters' bytes in the stored dtype, plus a copy in the computation
+// dtype when the two differ (the graph converts them); d is the computation dtype's size
+// (4 or 8 bytes); slack = 1.75 (allocatorSlack) and heap = 1 + GOGC/100 for the pure-Go
+// backend, 2 for the others (heapFactor). perImage (PerImageValues) counts the values of
+// one image alive at the worst moment of the forward pass, walking the network as
+// diffusers' UNet2DModel runs it (S the sample size, s = S/2^ℓ the side at level ℓ, C and
+// C' the in and out channels):
+//
+//	perImage = (C + C')·S² + 4·time_embed_dim + max over the operations (skips + work)
+//
+// where skips is the values of the skip connections held for the up path at that moment
+// (every resnet and downsample output of the down path, released one by one by the up
+// path), and work is what an operation has alive:
+//
+//	a 3×3 convolution cin → cout, side si → so:  cin·si² + 18·cin·so² + cout·so²
+//	                                             (input; the 9 taps and the im2col patches
+//	                                              they are concatenated into; output)
+//	a resnet block in → out at side s:           s²·max(19·in + out, in + 20·out)
+//	                                             (its input, conv1's taps, patches and
+//	                                              output; then conv2's)
+//	an attention block, c channels, h heads:     6·c·N + 2·h·N², N = s²
+//	                                             (input, norm, q, k, v, output; the
+//	                                              scores and the probabilities)
+//	an up-path resnet:                           rin·s² + the resnet block's work, with in =
+//	                                             rin + the skip's channels (the concatenation)
+//	an upsample by 2 from side s:                c·s² + the 3×3 convolution at side 2s
+//
+// The 18·cin patches are the pure-Go backend's im2col, the dominant term (at the full
+// resolution of google/ddpm-cifar10-32, 18·(256+128)·32² values an image); the attention
+// maps 2·h·N² take over at high resolutions with attention. Examples (float32, go backend,
+// GOGC unset): google/ddpm-cifar10-32 8.27 M values = 33 MB live an image, EstimateBytes
+// 0.50 GB + 116 MB an image (measured peak RSS of a whole test process at batch 8: 1.21 GB,
+// estimate 1.43 GB); the tiny test fixture 32,768 values = 131 kB live an image.
+func (p *Pipeline) EstimateBytes(batch int) int64 {
+	cfg := p.UNet.Config()
+	d := int64(p.DType().Size())
+	weights := int64(p.UNet.NumParameters()) * int64(p.UNet.DType().Size())
+	if p.UNet.DType() != p.DType() {
+		weights += int64(p.UNet.NumParameters()) * d
+	}
+	live := float64(weights) + float64(max(batch, 0))*float64(d)*perImage(cfg)
+	est := live * allocatorSlack * heapFactor(p.Runner.Backend())
+	if est >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(est)
+}
+
+// allocatorSlack covers what the allocator holds beyond the live values: the pure-Go
+// backend rounds every buffer up to 2^k or 1.5·2^k bytes (up to 1.5×) and keeps released
+// buffers in pools until the next garbage collections. Measured on the tiny fixture (batch
+// 256–2048, peak RSS growth): 1.3–1.6× the live values times the Go heap factor.
+const allocatorSlack = 1.75
+
+// heapFactor is how far the heap may grow beyond the live values before memory is reused:
+// for the pure-Go backend, whose buffers are Go memory, the garbage collector's heap goal
+// 1 + GOGC/100 (2 by default and for GOGC=off); for other backends (ONNX Runtime's and
+// XLA's arenas grow by doubling) 2.
+func heapFactor(be compute.Backend) float64 {
+	if be.String() != "go" && !strings.HasPrefix(be.Name(), "Go ") {
+		return 2
+	}
+	v, err := strconv.Atoi(os.Getenv("GOGC"))
+	if err != nil || v < 0 {
+		return 2
+	}
+	return 1 + float64(v)/100
+}
+
+// PerImageValues is perImage of EstimateBytes: the number of values of one image alive at
+// the peak of a UNet forward pass of cfg (0 for a config without a sample size).
+func PerImageValues(cfg unet.Config) int64 {
+	v := perImage(cfg)
+	if v >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(v)
+}
+
+// perImage computes PerImageValues in float64, which cannot overflow for any config.
+func perImage(cfg unet.Config) float64 {
+	if cfg.SampleSize == nil || *cfg.SampleSize <= 0 || len(cfg.BlockOutChannels) == 0 {
+		return 0
+	}
+	S := float64(*cfg.SampleSize)
+	boc := cfg.BlockOutChannels
+	n := len(boc)
+	L := cfg.LayersPerBlock
+	var held, worst float64 // skips held; the worst held + work
+	op := func(work float64) { worst = max(worst, held+work) }
+	side := func(level int) float64 { return max(1, math.Floor(S/math.Exp2(float64(level)))) }
+	conv := func(cin, cout int, si, so float64) float64 {
+		return float64(cin)*si*si + 18*float64(cin)*so*so + float64(cout)*so*so
+	}
+	resnet := func(in, out int, s float64) float64 {
+		return s * s * max(19*float64(in)+float64(out), float64(in)+20*float64(out))
+	}
+	attention := func(c int, s float64) float64 {
+		headDim := c
+		if cfg.AttentionHeadDim != nil && *cfg.AttentionHeadDim > 0 {
+			headDim = *cfg.AttentionHeadDim
+		}
+		heads := float64(max(1, c/headDim))
+		N := s * s
+		return 6*float64(c)*N + 2*heads*N*N
+	}
+	type skip struct {
+		c int
+		s float64
+	}
+	var skips []skip
+	push := func(c int, s float64) { skips = append(skips, skip{c, s}); held += float64(c) * s * s }
+
+	// conv_in, then the down path.
+	op(conv(cfg.InChannels, boc[0], S, S))
+	push(boc[0], S)
+	out := boc[0]
+	for i, bt := range cfg.DownBlockTypes {
+		if i >= n {
+			break
+		}
+		in := out
+		out = boc[i]
+		s := side(i)
+		for j := range L {
+			rin := out
+			if j == 0 {
+				rin = in
+			}
+			op(resnet(rin, out, s))
+			if strings.HasSuffix(bt, "AttnDownBlock2D") {
+				op(attention(out, s))
+			}
+			push(out, s)
+		}
+		if i < n-1 {
+			op(conv(out, out, s, side(i+1)))
+			push(out, side(i+1))
+		}
+	}
+	// Mid block.
+	s := side(n - 1)
+	op(resnet(boc[n-1], boc[n-1], s))
+	if cfg.AddAttention {
+		op(attention(boc[n-1], s))
+	}
+	op(resnet(boc[n-1], boc[n-1], s))
+	// Up path: each resnet takes the concatenation of h and the last skip.
+	out = boc[n-1]
+	for i, bt := range cfg.UpBlockTypes {
+		if i >= n {
+			break
+		}
+		level := n - 1 - i
+		prev := out
+		out = boc[level]
+		s := side(level)
+		for j := range L + 1 {
+			rin := out
+			if j == 0 {
+				rin = prev
+			}
+			sk := skip{out, s}
+			if len(skips) > 0 {
+				sk = skips[len(skips)-1]
+			}
+			op(float64(rin)*s*s + resnet(rin+sk.c, out, s))
+			if len(skips) > 0 {
+				skips = skips[:len(skips)-1]
+				held -= float64(sk.c) * sk.s * sk.s
+			}
+			if strings.HasSuffix(bt, "AttnUpBlock2D") {
+				op(attention(out, s))
+			}
+		}
+		if i < n-1 {
+			op(float64(out)*s*s + conv(out, out, 2*s, 2*s))
+		}
+	}
+	// conv_norm_out, SiLU, conv_out.
+	op(3*float64(boc[0])*S*S + conv(boc[0], cfg.OutChannels, S, S))
+	temb := float64(4 * boc[0])
+	if cfg.TimeEmbeddingDim != nil {
+		temb = float64(*cfg.TimeEmbeddingDim)
+	}
+	return float64(cfg.InChannels+cfg.OutChannels)*S*S + 4*temb + worst
+}
