@@ -5,6 +5,7 @@
 package study
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -78,6 +79,30 @@ type RoundTripResult struct {
 	Inverted []float64 `json:"-"`
 	// Err is set when the pass failed (e.g. BDIA with small γ overflowing): the study goes on.
 	Err string `json:"error,omitempty"`
+}
+
+// MarshalJSON writes the measures of a failed pass (+Inf or unset in Go) as null: JSON has
+// no infinities, and the row's "error" says what happened.
+func (r RoundTripResult) MarshalJSON() ([]byte, error) {
+	type plain RoundTripResult
+	if r.Err != "" {
+		r.MaxAbs, r.RMS, r.MSE, r.InvertedStd = math.NaN(), math.NaN(), math.NaN(), math.NaN()
+	}
+	return json.Marshal(struct {
+		plain
+		MaxAbs      *float64 `json:"max_abs"`
+		RMS         *float64 `json:"rms"`
+		MSE         *float64 `json:"mse"`
+		InvertedStd *float64 `json:"inverted_std"`
+	}{plain(r), finiteOrNil(r.MaxAbs), finiteOrNil(r.RMS), finiteOrNil(r.MSE), finiteOrNil(r.InvertedStd)})
+}
+
+// finiteOrNil is &v, or nil (JSON null) when v is NaN or ±Inf.
+func finiteOrNil(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
 }
 
 // RoundTrip inverts a batch of data points with every sampler and N and samples back.
@@ -190,6 +215,12 @@ func (o OrderConfig) defaults() OrderConfig {
 func Orders(c Common, o OrderConfig, samplers []string) ([]OrderResult, error) {
 	c = c.defaults()
 	o = o.defaults()
+	if len(o.Ns) < 2 {
+		return nil, fmt.Errorf("the global order is a slope over step counts: give at least two N, got %v", o.Ns)
+	}
+	if !(o.HMin > 0 && o.HMax > o.HMin) {
+		return nil, fmt.Errorf("the LTE step sizes need 0 < h_min < h_max, got %g, %g", o.HMin, o.HMax)
+	}
 	p, ss, err := c.setup(samplers)
 	if err != nil {
 		return nil, err
