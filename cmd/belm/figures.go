@@ -1,11 +1,11 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"time"
 
+	"github.com/belmlab/workbench/internal/atomicfile"
 	"github.com/belmlab/workbench/viz/figures"
 )
 
@@ -13,19 +13,20 @@ func init() {
 	register("figures", "regenerate every figure (PNG + SVG + CSV/JSON) from the analytic models", runFigures)
 }
 
+// runFigures writes every figure into --out as one set: they are staged and moved into
+// --out only when all are written, so a run that fails part-way leaves --out as it was.
 func runFigures(args []string) error {
-	fs := flag.NewFlagSet("figures", flag.ContinueOnError)
+	fs := newFlagSet("figures")
 	out := fs.String("out", "out/figures", "output directory")
 	var cf commonFlags
-	cf.register(fs, "ddim,edict,bdia,belm", "10,20,50,100")
-	if err := fs.Parse(args); err != nil {
+	cf.register(fs, "ddim,edict,bdia,belm", "10,20,50,100", 1)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := checkOutputDir("out", *out); err != nil {
 		return err
 	}
 	c, err := cf.common()
-	if err != nil {
-		return err
-	}
-	ns, err := cf.stepCounts()
 	if err != nil {
 		return err
 	}
@@ -36,16 +37,24 @@ func runFigures(args []string) error {
 		if cf.quiet {
 			return
 		}
-		if !bar.on {
+		if !bar.tty {
 			fmt.Fprintf(os.Stderr, "[%d/%d] %s\n", done, total, what)
 		}
 		bar.update(done, total, what)
 	}
-	times, err := figures.All(figures.Config{Common: c, Steps: ns, Samplers: cf.samplers()}, *out, update)
+	stage, err := atomicfile.Stage(*out)
 	if err != nil {
 		return err
 	}
-	if cf.format == "json" {
+	times, err := figures.All(figures.Config{Common: c, Steps: *cf.steps, Samplers: cf.samplers()}, stage.Path(), update)
+	if err == nil {
+		err = stage.Commit()
+	}
+	if err != nil {
+		stage.Abort()
+		return fmt.Errorf("%w (nothing was written to %s)", err, *out)
+	}
+	if *cf.format == "json" {
 		return writeJSON(os.Stdout, map[string]any{"out": *out, "seconds": time.Since(start).Seconds(), "steps": times})
 	}
 	for _, t := range times {

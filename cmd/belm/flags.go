@@ -2,13 +2,13 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/gomlx/compute/dtypes"
 
@@ -18,22 +18,44 @@ import (
 
 // scheduleFlags are the diffusers scheduler flags shared by the commands.
 type scheduleFlags struct {
+	fs                    *flagSet
 	config                string
-	betaSchedule, spacing string
+	betaSchedule, spacing *string
 	betaStart, betaEnd    float64
 	trainSteps, offset    int
 	float32Schedule       bool
 }
 
-func (s *scheduleFlags) register(fs *flag.FlagSet, defBeta, defSpacing string) {
-	fs.StringVar(&s.config, "scheduler_config", "", "a diffusers scheduler_config.json (overrides the schedule flags)")
-	fs.StringVar(&s.betaSchedule, "beta_schedule", defBeta, "linear | scaled_linear | squaredcos_cap_v2")
-	fs.StringVar(&s.spacing, "timestep_spacing", defSpacing, "leading | trailing | linspace")
-	fs.Float64Var(&s.betaStart, "beta_start", 0, "first beta (default: 0.0001 for linear, 0.00085 for scaled_linear)")
-	fs.Float64Var(&s.betaEnd, "beta_end", 0, "last beta (default: 0.02 for linear, 0.012 for scaled_linear)")
-	fs.IntVar(&s.trainSteps, "num_train_timesteps", 1000, "training timesteps")
-	fs.IntVar(&s.offset, "steps_offset", 0, "steps_offset (leading spacing)")
+// scheduleDefaults are diffusers' beta_start and beta_end of each schedule (the
+// squaredcos_cap_v2 schedule uses neither).
+var scheduleDefaults = map[string][2]float64{"linear": {0.0001, 0.02}, "scaled_linear": {0.00085, 0.012}, "squaredcos_cap_v2": {0.0001, 0.02}}
+
+func (s *scheduleFlags) register(fs *flagSet, defBeta, defSpacing string) {
+	s.fs = fs
+	fs.StringVar(&s.config, "scheduler_config", "", "a diffusers scheduler_config.json (instead of the schedule flags)")
+	s.betaSchedule = fs.Choice("beta_schedule", defBeta, []string{"linear", "scaled_linear", "squaredcos_cap_v2"}, "β schedule")
+	s.spacing = fs.Choice("timestep_spacing", defSpacing, []string{"leading", "trailing", "linspace"}, "timestep spacing")
+	fs.FlagSet.Float64Var(&s.betaStart, "beta_start", 0, "first beta (default: the schedule's: 0.0001 for linear, 0.00085 for scaled_linear)")
+	fs.FlagSet.Float64Var(&s.betaEnd, "beta_end", 0, "last beta (default: the schedule's: 0.02 for linear, 0.012 for scaled_linear)")
+	fs.IntVar(&s.trainSteps, "num_train_timesteps", 1000, between(2, 100000), "training timesteps")
+	fs.IntVar(&s.offset, "steps_offset", 0, atLeast(0), "steps_offset (leading spacing)")
 	fs.BoolVar(&s.float32Schedule, "float32_schedule", false, "compute ᾱ as diffusers does in float32 (bit-identical to PyTorch)")
+	fs.check(func() error {
+		for _, name := range []string{"beta_start", "beta_end"} {
+			if v, _ := strconv.ParseFloat(fs.Lookup(name).Value.String(), 64); fs.given(name) && !(v > 0 && v < 1) {
+				return fmt.Errorf("--%s %g: must be in (0, 1)", name, v)
+			}
+		}
+		if s.config == "" {
+			return nil
+		}
+		for _, name := range []string{"beta_schedule", "timestep_spacing", "beta_start", "beta_end", "num_train_timesteps", "steps_offset"} {
+			if fs.given(name) {
+				return fmt.Errorf("--%s has no effect with --scheduler_config %s: set it in the file, or drop --scheduler_config", name, s.config)
+			}
+		}
+		return nil
+	})
 }
 
 func (s *scheduleFlags) schedule() (belm.SchedulerConfig, error) {
@@ -44,10 +66,14 @@ func (s *scheduleFlags) schedule() (belm.SchedulerConfig, error) {
 			return c, err
 		}
 	} else {
-		c = belm.SchedulerConfig{NumTrainTimesteps: s.trainSteps, BetaSchedule: s.betaSchedule, TimestepSpacing: s.spacing, StepsOffset: s.offset,
-			BetaStart: s.betaStart, BetaEnd: s.betaEnd}
-		if c.BetaStart == 0 && c.BetaEnd == 0 && c.BetaSchedule == "scaled_linear" {
-			c.BetaStart, c.BetaEnd = 0.00085, 0.012
+		def := scheduleDefaults[*s.betaSchedule]
+		c = belm.SchedulerConfig{NumTrainTimesteps: s.trainSteps, BetaSchedule: *s.betaSchedule, TimestepSpacing: *s.spacing, StepsOffset: s.offset,
+			BetaStart: def[0], BetaEnd: def[1]}
+		if s.fs.given("beta_start") {
+			c.BetaStart = s.betaStart
+		}
+		if s.fs.given("beta_end") {
+			c.BetaEnd = s.betaEnd
 		}
 	}
 	c.Float32 = s.float32Schedule
@@ -57,32 +83,55 @@ func (s *scheduleFlags) schedule() (belm.SchedulerConfig, error) {
 // commonFlags configure the analytic studies.
 type commonFlags struct {
 	sched       scheduleFlags
-	model       string
+	model       *string
 	dim, batch  int
 	seed        uint64
-	dtype       string
+	dtype       *string
 	backend     string
 	gamma, p    float64
-	samplerType string
-	steps       string
-	format      string
+	samplerType *string
+	steps       *[]int
+	format      *string
 	quiet       bool
 }
 
-func (c *commonFlags) register(fs *flag.FlagSet, defSamplers, defSteps string) {
-	fs.StringVar(&c.steps, "num_inference_steps", defSteps, "comma-separated step counts N")
+func (c *commonFlags) register(fs *flagSet, defSamplers, defSteps string, minSteps int) {
+	c.steps = fs.Ints("num_inference_steps", defSteps, between(1, 1000), minSteps, "comma-separated step counts N")
 	c.sched.register(fs, "scaled_linear", "linspace")
-	fs.StringVar(&c.model, "model", "gaussian", "analytic model: gaussian | gmm")
-	fs.IntVar(&c.dim, "dim", 16, "data dimension of the analytic model")
-	fs.IntVar(&c.batch, "batch_size", 64, "number of data points / trajectories")
+	c.model = fs.Choice("model", "gaussian", []string{"gaussian", "gmm"}, "analytic model")
+	fs.IntVar(&c.dim, "dim", 16, between(1, 1<<24), "data dimension of the analytic model")
+	fs.IntVar(&c.batch, "batch_size", 64, between(1, 1<<24), "number of data points / trajectories")
 	fs.Uint64Var(&c.seed, "seed", 1, "random seed")
-	fs.StringVar(&c.dtype, "dtype", "float64", "float64 | float32")
+	c.dtype = dtypeFlag(fs, "float64", "")
 	fs.StringVar(&c.backend, "backend", "", "GoMLX backend: go | onnx | xla (default $GOMLX_BACKEND or go)")
-	fs.Float64Var(&c.gamma, "bdia_gamma", belm.DefaultSamplerOptions.BDIAGamma, "BDIA's γ (≥ 0.9 to invert)")
-	fs.Float64Var(&c.p, "edict_p", belm.DefaultSamplerOptions.EDICTP, "EDICT's mixing p")
-	fs.StringVar(&c.samplerType, "sampler_type", defSamplers, "comma-separated: ddim, edict, bdia, belm (O-BELM), belmK (k-step BELM)")
-	fs.StringVar(&c.format, "format", "table", "table | json")
+	samplerOptionFlags(fs, &c.gamma, &c.p, belm.DefaultSamplerOptions)
+	c.samplerType = fs.NonEmpty("sampler_type", defSamplers, "comma-separated: ddim, edict, bdia, belm (O-BELM), belmK (k-step BELM)")
+	c.format = fs.formatFlag("output format")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress bar")
+	fs.check(func() error {
+		// A pass holds a few [batch, dim] float64 latents at once, plus the data, the
+		// inverted noise and the host copies: 16 copies bound it.
+		return checkMemory(fmt.Sprintf("--batch_size %d × --dim %d", c.batch, c.dim), 16*8*float64(c.batch)*float64(c.dim))
+	})
+}
+
+// samplerOptionFlags registers --bdia_gamma and --edict_p with the given defaults.
+func samplerOptionFlags(fs *flagSet, gamma, p *float64, def belm.SamplerOptions) {
+	fs.Float64Var(gamma, "bdia_gamma", def.BDIAGamma, between(0, 1), "BDIA's γ (≥ 0.9 to invert)")
+	fs.Float64Var(p, "edict_p", def.EDICTP, bounds{lo: 0, hi: 1, openLo: true}, "EDICT's mixing p")
+}
+
+// dtypeFlag registers --dtype.
+func dtypeFlag(fs *flagSet, def, note string) *string {
+	p := fs.String("dtype", def, "float64 | float32"+note)
+	fs.check(func() error {
+		if *p == "" && def == "" { // the command chooses (eps: the dtype of its input)
+			return nil
+		}
+		_, err := parseDType(*p)
+		return err
+	})
+	return p
 }
 
 func (c *commonFlags) common() (study.Common, error) {
@@ -90,17 +139,11 @@ func (c *commonFlags) common() (study.Common, error) {
 	if err != nil {
 		return study.Common{}, err
 	}
-	dt, err := parseDType(c.dtype)
+	dt, err := parseDType(*c.dtype)
 	if err != nil {
 		return study.Common{}, err
 	}
-	if c.format != "table" && c.format != "json" {
-		return study.Common{}, fmt.Errorf("--format must be table or json, got %q", c.format)
-	}
-	if c.dim < 1 || c.batch < 1 {
-		return study.Common{}, fmt.Errorf("--dim and --batch_size must be ≥ 1")
-	}
-	co := study.Common{Model: c.model, D: c.dim, Batch: c.batch, Seed: c.seed, DType: dt, Backend: c.backend, Schedule: sc,
+	co := study.Common{Model: *c.model, D: c.dim, Batch: c.batch, Seed: c.seed, DType: dt, Backend: c.backend, Schedule: sc,
 		Options: belm.SamplerOptions{BDIAGamma: c.gamma, EDICTP: c.p}}
 	if !c.quiet {
 		co.Progress = newProgress(os.Stderr).update
@@ -108,9 +151,7 @@ func (c *commonFlags) common() (study.Common, error) {
 	return co, nil
 }
 
-func (c *commonFlags) samplers() []string { return splitList(c.samplerType) }
-
-func (c *commonFlags) stepCounts() ([]int, error) { return parseInts(c.steps, "num_inference_steps") }
+func (c *commonFlags) samplers() []string { return splitList(*c.samplerType) }
 
 func parseDType(s string) (dtypes.DType, error) {
 	switch strings.ToLower(s) {
@@ -157,25 +198,46 @@ func table(w io.Writer) *tabwriter.Writer {
 	return tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
 }
 
-// progress is a one-line progress bar on a terminal; silent otherwise (CI logs, pipes).
+// progress is a one-line progress bar with rate and time left on a terminal; elsewhere
+// (CI logs, pipes, job schedulers) a plain line every 30 s, so short runs print nothing.
 type progress struct {
-	w  io.Writer
-	on bool
+	w        io.Writer
+	tty      bool
+	start    time.Time
+	first    int // done at the first update: the rate counts from there
+	lastLine time.Time
+	started  bool
 }
 
 func newProgress(f *os.File) *progress {
 	st, err := f.Stat()
-	return &progress{w: f, on: err == nil && st.Mode()&os.ModeCharDevice != 0}
+	return &progress{w: f, tty: err == nil && st.Mode()&os.ModeCharDevice != 0}
 }
 
 func (p *progress) update(done, total int, what string) {
-	if !p.on || total == 0 {
+	if total == 0 {
 		return
 	}
-	const width = 30
-	n := done * width / total
-	fmt.Fprintf(p.w, "\r[%s%s] %d/%d %-30s", strings.Repeat("#", n), strings.Repeat(".", width-n), done, total, what)
-	if done == total {
-		fmt.Fprintln(p.w)
+	now := time.Now()
+	if !p.started {
+		p.started, p.start, p.first, p.lastLine = true, now, done, now
+	}
+	rate := ""
+	if el := now.Sub(p.start).Seconds(); done > p.first && el > 0 {
+		r := float64(done-p.first) / el
+		rate = fmt.Sprintf("  %.3g steps/s  eta %s", r, (time.Duration(float64(total-done)/r) * time.Second).Round(time.Second))
+	}
+	if p.tty {
+		const width = 30
+		n := done * width / total
+		fmt.Fprintf(p.w, "\r[%s%s] %d/%d %-24s%-30s", strings.Repeat("#", n), strings.Repeat(".", width-n), done, total, what, rate)
+		if done == total {
+			fmt.Fprintln(p.w)
+		}
+		return
+	}
+	if now.Sub(p.lastLine) >= 30*time.Second {
+		p.lastLine = now
+		fmt.Fprintf(p.w, "%d/%d %s%s\n", done, total, what, rate)
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -17,10 +16,16 @@ type imageSource struct {
 	directory, dataset, dataDir string
 }
 
-func (s *imageSource) register(fs *flag.FlagSet, what string) {
+func (s *imageSource) register(fs *flagSet, what string) {
 	fs.StringVar(&s.directory, "directory", "", what+": a folder of PNG/JPEG images (searched recursively, sorted)")
 	fs.StringVar(&s.dataset, "dataset", "", what+": fashion-mnist (its test split, t10k, in file order) or fashion-mnist:train")
 	fs.StringVar(&s.dataDir, "data_dir", fashionmnist.Dir(), "folder of the Fashion-MNIST .gz files, for --dataset ($"+fashionmnist.EnvDir+")")
+	fs.check(func() error {
+		if s.directory != "" && s.dataset != "" {
+			return errors.New("give --directory or --dataset, not both")
+		}
+		return nil
+	})
 }
 
 func (s *imageSource) given() bool { return s.directory != "" || s.dataset != "" }
@@ -45,6 +50,9 @@ func (s *imageSource) open(p *pipeline.Pipeline, limit int) (images, error) {
 		if limit > 0 && len(paths) > limit {
 			paths = paths[:limit]
 		}
+		if len(paths) == 0 {
+			return images{}, fmt.Errorf("no images in %s (looked for .png, .jpg, .jpeg)", s.directory)
+		}
 		return images{names: paths, load: func(i, j int) ([]float64, error) { return p.LoadImages(paths[i:j]) }}, nil
 	case s.dataset != "":
 		name, split, _ := strings.Cut(s.dataset, ":")
@@ -68,6 +76,9 @@ func (s *imageSource) open(p *pipeline.Pipeline, limit int) (images, error) {
 				p.Channels(), size, size, ds.H, ds.W, ds.H, ds.H)
 		}
 		n := ds.Len()
+		if n == 0 {
+			return images{}, fmt.Errorf("the %s split of Fashion-MNIST in %s holds no images", sp, s.dataDir)
+		}
 		if limit > 0 {
 			n = min(n, limit)
 		}

@@ -61,6 +61,20 @@ func main() {
 			return
 		}
 		fmt.Fprintf(os.Stderr, "belm %s: %v\n", os.Args[1], err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
+}
+
+// exitCode is 2 for a mistake in the command line, 128+signal for work stopped by a signal
+// (130 for SIGINT, 143 for SIGTERM, as a shell reports it), 1 for any other failure.
+func exitCode(err error) int {
+	var ue usageError
+	var ie interruptedError
+	switch {
+	case errors.As(err, &ue):
+		return 2
+	case errors.As(err, &ie):
+		return 128 + ie.signal
+	}
+	return 1
 }

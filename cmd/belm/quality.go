@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"encoding/csv"
 	"errors"
-	"flag"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/belmlab/workbench/belm"
@@ -43,40 +44,36 @@ type frechetRow struct {
 // random numbers: differences between samplers are not sampling noise of the seeds), and
 // measures each set against the test split.
 func runFrechet(args []string) error {
-	fs := flag.NewFlagSet("frechet", flag.ContinueOnError)
+	fs := newFlagSet("frechet")
 	var mf modelFlags
-	mf.register(fs)
-	fs.Set("model_id", "data/fashion-mnist")
-	fs.Set("bdia_gamma", "0.1") // Table 3's settings (CIFAR-10), chosen there at 10 steps
-	fs.Set("edict_p", "0.97")
-	samplers := fs.String("sampler_type", "ddim,edict,bdia,belm", "comma-separated samplers")
-	ns := fs.String("num_inference_steps", "10,20,50,100", "comma-separated step counts N")
-	num := fs.Int("num_samples", 5000, "samples per sampler and N")
-	batch := fs.Int("batch_size", 250, "images per batch; batch k uses the noise of seed+k for every sampler and N")
+	// Table 3's settings (CIFAR-10), chosen there at 10 steps, on the model trained here.
+	mf.register(fs, modelDefaults{"data/fashion-mnist", "float32", belm.SamplerOptions{BDIAGamma: 0.1, EDICTP: 0.97}})
+	samplers := fs.NonEmpty("sampler_type", "ddim,edict,bdia,belm", "comma-separated samplers")
+	ns := fs.Ints("num_inference_steps", "10,20,50,100", between(1, 1000), 1, "comma-separated step counts N")
+	num := fs.Int("num_samples", 5000, between(2, 1<<24), "samples per sampler and N")
+	batch := fs.Int("batch_size", 250, between(1, 1<<20), "images per batch; batch k uses the noise of seed+k for every sampler and N")
 	seed := fs.Uint64("seed", 1, "seed of the first batch's noise")
 	classifier := fs.String("classifier", defaultClassifier, "the feature extractor (belm classifier)")
 	dataDir := fs.String("data_dir", fashionmnist.Dir(), "folder of the Fashion-MNIST .gz files ($"+fashionmnist.EnvDir+")")
-	gridSize := fs.Int("grid_size", 64, "write the first this many samples of each sampler and N as a grid PNG (0: none)")
+	gridSize := fs.Int("grid_size", 64, between(0, 4096), "write the first this many samples of each sampler and N as a grid PNG (0: none)")
 	saveDir := fs.String("save_dir", "out/frechet", "folder for frechet.csv, frechet.json and the sample grids")
-	format := fs.String("format", "table", "table | json (the summary on stdout)")
-	if err := fs.Parse(args); err != nil {
+	format := fs.formatFlag("the summary on stdout")
+	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %v", fs.Args())
-	}
-	if *num < 2 || *batch < 1 {
-		return fmt.Errorf("--num_samples must be ≥ 2 and --batch_size ≥ 1")
-	}
-	if *format != "table" && *format != "json" {
-		return fmt.Errorf("--format must be table or json, got %q", *format)
-	}
-	nList, err := parseInts(*ns, "num_inference_steps")
-	if err != nil {
+	if err := checkOutputDir("save_dir", *saveDir); err != nil {
 		return err
 	}
+	nList := *ns
 	p, err := mf.load()
 	if err != nil {
+		return err
+	}
+	if err := checkBatch(p, *batch, fmt.Sprintf("--batch_size %d", *batch)); err != nil {
+		return err
+	}
+	// The samples of one row are kept (8-bit, as float32) for the classifier's features.
+	if err := checkMemory(fmt.Sprintf("--num_samples %d", *num), 4*float64(*num)*float64(p.Size(1))); err != nil {
 		return err
 	}
 	var sams []belm.Sampler
@@ -86,9 +83,6 @@ func runFrechet(args []string) error {
 			return err
 		}
 		sams = append(sams, s)
-	}
-	if len(sams) == 0 {
-		return fmt.Errorf("--sampler_type is empty")
 	}
 	for _, n := range nList {
 		if _, err := p.Grid(n); err != nil {
@@ -227,34 +221,48 @@ func runFrechet(args []string) error {
 // defaultClassifier is the shipped classifier.
 const defaultClassifier = "data/fashion-mnist/classifier.safetensors"
 
+// runClassifier trains the classifier. SIGINT or SIGTERM saves the run's state next to
+// --output (.state.safetensors) after the current step and exits with 130 / 143 and the
+// command that resumes; a second signal exits at once.
 func runClassifier(args []string) error {
-	fs := flag.NewFlagSet("classifier", flag.ContinueOnError)
+	fs := newFlagSet("classifier")
 	tc := quality.DefaultTrainConfig()
 	dataDir := fs.String("data_dir", fashionmnist.Dir(), "folder of the Fashion-MNIST .gz files ($"+fashionmnist.EnvDir+")")
-	fs.IntVar(&tc.Epochs, "num_epochs", tc.Epochs, "epochs over the training split")
-	fs.IntVar(&tc.BatchSize, "train_batch_size", tc.BatchSize, "batch size")
-	fs.Float64Var(&tc.LearningRate, "learning_rate", tc.LearningRate, "AdamW learning rate (constant)")
-	fs.Float64Var(&tc.WeightDecay, "adam_weight_decay", tc.WeightDecay, "AdamW decoupled weight decay")
+	fs.IntVar(&tc.Epochs, "num_epochs", tc.Epochs, between(1, 10000), "epochs over the training split")
+	fs.IntVar(&tc.BatchSize, "train_batch_size", tc.BatchSize, between(1, 60000), "batch size")
+	fs.Float64Var(&tc.LearningRate, "learning_rate", tc.LearningRate, bounds{lo: 0, hi: 1, openLo: true}, "AdamW peak learning rate (cosine decay to 0)")
+	fs.Float64Var(&tc.WeightDecay, "adam_weight_decay", tc.WeightDecay, between(0, 1), "AdamW decoupled weight decay")
 	fs.Uint64Var(&tc.Seed, "seed", tc.Seed, "seed of the initial weights and the data order")
 	backend := fs.String("backend", "", "GoMLX backend: go | onnx | xla (default $GOMLX_BACKEND or go)")
 	output := fs.String("output", defaultClassifier, "the safetensors file to write (weights, architecture, test accuracy)")
+	resume := fs.Bool("resume", false, "continue the run stopped by a signal, from --output's .state.safetensors (same flags)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %v", fs.Args())
+	if err := checkOutputFile("output", *output); err != nil {
+		return err
+	}
+	tc.Checkpoint = strings.TrimSuffix(*output, ".safetensors") + ".state.safetensors"
+	if *resume {
+		if _, err := os.Stat(tc.Checkpoint); err != nil {
+			return usagef("--resume: no stopped run to continue (%v)", err)
+		}
+		tc.Resume = tc.Checkpoint
 	}
 	trainSet, err1 := fashionmnist.Load(*dataDir, fashionmnist.Train)
 	testSet, err2 := fashionmnist.Load(*dataDir, fashionmnist.Test)
 	if err := errors.Join(err1, err2); err != nil {
 		return err
 	}
+	stop := newStopper(func() string { return "the run's state was not saved" })
+	defer stop.stop()
+	tc.Stop = func() bool { return stop.requested() != 0 }
 	bar := newProgress(os.Stderr)
 	start := time.Now()
 	var loss float64
 	c, err := quality.TrainClassifier(quality.FashionMNISTClassifier(), trainSet, tc, *backend, func(step, total int, l float64) {
-		if step == 1 {
+		if loss == 0 {
 			loss = l
 		}
 		loss = 0.98*loss + 0.02*l
@@ -262,6 +270,11 @@ func runClassifier(args []string) error {
 			bar.update(step, total, fmt.Sprintf("classifier loss %.3f", loss))
 		}
 	})
+	var stopped *quality.StoppedError
+	if errors.As(err, &stopped) {
+		sig := stop.requested()
+		return interruptedError{sig, fmt.Sprintf("%s: %v; resume with\n  belm classifier %s --resume", syscall.Signal(sig), err, strings.Join(args, " "))}
+	}
 	if err != nil {
 		return err
 	}
@@ -275,6 +288,7 @@ func runClassifier(args []string) error {
 	if err := c.Save(*output); err != nil {
 		return err
 	}
+	os.Remove(tc.Checkpoint) // the run is complete: its resumable state is no longer needed
 	fmt.Printf("classifier: test accuracy %.2f %% on %d images; trained in %s on %s (final running loss %.3f); wrote %s\n",
 		100*acc, testSet.Len(), trained.Round(time.Second), c.Backend().Name(), loss, *output)
 	return nil

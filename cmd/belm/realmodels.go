@@ -10,9 +10,9 @@ import (
 
 	"bytes"
 	"encoding/csv"
-	"flag"
 	"fmt"
 	"image"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -39,20 +39,27 @@ func init() {
 // modelFlags are the flags of the commands that run a real model.
 type modelFlags struct {
 	modelID    string
-	dtype      string
+	dtype      *string
 	backend    string
 	gamma, p   float64
-	clipSample string
+	clipSample *string
 	quiet      bool
 }
 
-func (m *modelFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&m.modelID, "model_id", "google/ddpm-cifar10-32", "a diffusers model folder, or a Hub id (looked up in the Hugging Face cache, downloaded when online)")
-	fs.StringVar(&m.dtype, "dtype", "float32", "float32 | float64 (float64: go backend only)")
+// modelDefaults are the defaults of modelFlags that differ between commands.
+type modelDefaults struct {
+	modelID, dtype string
+	options        belm.SamplerOptions
+}
+
+var defaultModel = modelDefaults{"google/ddpm-cifar10-32", "float32", belm.DefaultSamplerOptions}
+
+func (m *modelFlags) register(fs *flagSet, def modelDefaults) {
+	fs.StringVar(&m.modelID, "model_id", def.modelID, "a diffusers model folder, or a Hub id (looked up in the Hugging Face cache, downloaded when online)")
+	m.dtype = dtypeFlag(fs, def.dtype, " (float64: go backend only)")
 	fs.StringVar(&m.backend, "backend", "", "GoMLX backend: go | onnx | xla (default $GOMLX_BACKEND or go; onnx needs -tags onnx)")
-	fs.Float64Var(&m.gamma, "bdia_gamma", belm.DefaultSamplerOptions.BDIAGamma, "BDIA's γ (≥ 0.9 to invert)")
-	fs.Float64Var(&m.p, "edict_p", belm.DefaultSamplerOptions.EDICTP, "EDICT's mixing p")
-	fs.StringVar(&m.clipSample, "clip_sample", "config", "clip DDIM's x̂₀ to [−1, 1] when sampling: config (scheduler_config.json's clip_sample, as DDIMPipeline does) | true | false")
+	samplerOptionFlags(fs, &m.gamma, &m.p, def.options)
+	m.clipSample = fs.Choice("clip_sample", "config", []string{"config", "true", "false"}, "clip DDIM's x̂₀ to [−1, 1] when sampling: config (scheduler_config.json's clip_sample, as DDIMPipeline does)")
 	fs.BoolVar(&m.quiet, "quiet", false, "no progress bar and no notes on stderr")
 }
 
@@ -61,7 +68,7 @@ func (m *modelFlags) options() belm.SamplerOptions {
 }
 
 func (m *modelFlags) load() (*pipeline.Pipeline, error) {
-	dt, err := parseDType(m.dtype)
+	dt, err := parseDType(*m.dtype)
 	if err != nil {
 		return nil, err
 	}
@@ -70,15 +77,11 @@ func (m *modelFlags) load() (*pipeline.Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch m.clipSample {
-	case "config":
-	case "true", "false":
-		p.Scheduler.ClipSample = m.clipSample == "true"
+	if *m.clipSample != "config" {
+		p.Scheduler.ClipSample = *m.clipSample == "true"
 		if p.Scheduler.ClipSampleRange == 0 {
 			p.Scheduler.ClipSampleRange = 1
 		}
-	default:
-		return nil, fmt.Errorf("--clip_sample must be config, true or false, got %q", m.clipSample)
 	}
 	if !m.quiet {
 		fmt.Fprintf(os.Stderr, "model %s (%s: %s), %d parameters, %d×%d×%d, %s on %s, loaded in %s\n",
@@ -106,6 +109,12 @@ func (m *modelFlags) observe(p *pipeline.Pipeline, total int, what *string) *int
 	return done
 }
 
+// checkBatch refuses a batch whose UNet forward would not fit in memory (before any work).
+func checkBatch(p *pipeline.Pipeline, batch int, flags string) error {
+	return checkMemory(fmt.Sprintf("%s (a UNet forward of %d images of %d×%d×%d)", flags, batch, p.Channels(), p.SampleSize(), p.SampleSize()),
+		float64(p.EstimateBytes(batch)))
+}
+
 func savePNG(img image.Image, path string) error { return viz.SaveImagePNG(img, path) }
 
 // gridOf tiles a batch of images in [−1, 1].
@@ -116,24 +125,27 @@ func gridOf(p *pipeline.Pipeline, x []float64, batch, cols int) (*image.RGBA, er
 }
 
 func runSample(args []string) error {
-	fs := flag.NewFlagSet("sample", flag.ContinueOnError)
+	fs := newFlagSet("sample")
 	var mf modelFlags
-	mf.register(fs)
-	sampler := fs.String("sampler_type", "belm", "ddim | edict | bdia | belm (O-BELM) | belmK")
-	n := fs.Int("num_inference_steps", 20, "number of steps N")
-	batch := fs.Int("batch_size", 16, "images per batch (reference: 1024 for CIFAR-10, 128 for CelebA-HQ)")
-	testNum := fs.Int("test_num", 1, "number of batches, one per seed (reference: 1000)")
+	mf.register(fs, defaultModel)
+	sampler := fs.NonEmpty("sampler_type", "belm", "ddim | edict | bdia | belm (O-BELM) | belmK")
+	n := fs.Int("num_inference_steps", 20, between(1, 1000), "number of steps N")
+	batch := fs.Int("batch_size", 16, between(1, 1<<20), "images per batch (reference: 1024 for CIFAR-10, 128 for CelebA-HQ)")
+	testNum := fs.Int("test_num", 1, between(1, 1<<30), "number of batches, one per seed (reference: 1000)")
 	seed := fs.Uint64("seed", 1, "seed of the first batch; batch k uses seed+k (noise drawn on the host: the same on every backend)")
-	startIndex := fs.Int("start_index", 0, "added to the seeds (the reference's --start_index)")
+	startIndex := fs.Int("start_index", 0, atLeast(0), "added to the seeds (the reference's --start_index)")
 	saveDir := fs.String("save_dir", "out/samples", "folder for the PNGs")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if *batch < 1 || *testNum < 1 {
-		return fmt.Errorf("--batch_size and --test_num must be ≥ 1")
+	if err := checkOutputDir("save_dir", *saveDir); err != nil {
+		return err
 	}
 	p, err := mf.load()
 	if err != nil {
+		return err
+	}
+	if err := checkBatch(p, *batch, fmt.Sprintf("--batch_size %d", *batch)); err != nil {
 		return err
 	}
 	s, err := p.Sampler(*sampler, mf.options(), true)
@@ -178,34 +190,31 @@ func runSample(args []string) error {
 }
 
 func runInterpolate(args []string) error {
-	fs := flag.NewFlagSet("interpolate", flag.ContinueOnError)
+	fs := newFlagSet("interpolate")
 	var mf modelFlags
-	mf.register(fs)
-	sampler := fs.String("sampler_type", "belm", "the sampler (the reference always uses belm); exact ones (belm, edict, bdia) reproduce the endpoints of image pairs")
-	n := fs.Int("num_inference_steps", 20, "number of steps N")
-	testNum := fs.Int("test_num", 2, "number of pairs (seeds, or image pairs with --directory / --dataset)")
+	mf.register(fs, defaultModel)
+	sampler := fs.NonEmpty("sampler_type", "belm", "the sampler (the reference always uses belm); exact ones (belm, edict, bdia) reproduce the endpoints of image pairs")
+	n := fs.Int("num_inference_steps", 20, between(1, 1000), "number of steps N")
+	testNum := fs.Int("test_num", 2, between(1, 1<<20), "number of pairs (seeds, or image pairs with --directory / --dataset)")
 	seed := fs.Uint64("seed", 1, "pair k draws its two noises from seed+k")
 	var src imageSource
 	src.register(fs, "interpolate between inverted images (pairs 1–2, 3–4, …) instead of noises")
-	slerp := fs.String("slerp", "whole", "whole (paper Eq. 64) | per_channel (the reference script's)")
-	steps := fs.Int("num_weights", 11, "interpolation weights per row, 0 … 1")
+	slerp := fs.Choice("slerp", "whole", []string{"whole", "per_channel"}, "whole (paper Eq. 64) | per_channel (the reference script's)")
+	steps := fs.Int("num_weights", 11, between(2, 1000), "interpolation weights per row, 0 … 1")
 	saveDir := fs.String("save_dir", "out/interpolate", "folder for the grids")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
-	perChannel := false
-	switch *slerp {
-	case "whole":
-	case "per_channel":
-		perChannel = true
-	default:
-		return fmt.Errorf("--slerp must be whole or per_channel, got %q", *slerp)
-	}
-	if *steps < 2 || *testNum < 1 {
-		return fmt.Errorf("--num_weights must be ≥ 2 and --test_num ≥ 1")
+	perChannel := *slerp == "per_channel"
+	if err := checkOutputDir("save_dir", *saveDir, src.directory); err != nil {
+		return err
 	}
 	p, err := mf.load()
 	if err != nil {
+		return err
+	}
+	// One row of --num_weights images is sampled as a batch; all rows are kept for the last grid.
+	if err := checkBatch(p, *steps, fmt.Sprintf("--num_weights %d", *steps)); err != nil {
 		return err
 	}
 	s, err := p.Sampler(*sampler, mf.options(), !src.given())
@@ -221,11 +230,10 @@ func runInterpolate(args []string) error {
 			return err
 		}
 		paths := imgs.names
-		if len(paths) < 2 {
-			return fmt.Errorf("%d image: interpolation needs two", len(paths))
+		if len(paths)%2 != 0 {
+			return fmt.Errorf("%d images: interpolation takes pairs (1–2, 3–4, …); give an even number (--test_num %d takes up to %d)", len(paths), *testNum, 2**testNum)
 		}
 		np := len(paths) / 2
-		paths = paths[:2*np]
 		x0, err := imgs.load(0, len(paths))
 		if err != nil {
 			return err
@@ -323,40 +331,33 @@ type reconSummary struct {
 }
 
 func runReconstruct(args []string) error {
-	fs := flag.NewFlagSet("reconstruct", flag.ContinueOnError)
+	fs := newFlagSet("reconstruct")
 	var mf modelFlags
-	mf.register(fs)
-	samplers := fs.String("sampler_type", "ddim,edict,bdia,belm", "comma-separated samplers")
-	ns := fs.String("num_inference_steps", "10,20", "comma-separated step counts N")
+	mf.register(fs, defaultModel)
+	samplers := fs.NonEmpty("sampler_type", "ddim,edict,bdia,belm", "comma-separated samplers")
+	ns := fs.Ints("num_inference_steps", "10,20", between(1, 1000), 1, "comma-separated step counts N")
 	var src imageSource
 	src.register(fs, "the images to reconstruct")
-	testNum := fs.Int("test_num", 100, "at most this many images")
-	batch := fs.Int("batch_size", 8, "images per batch")
+	testNum := fs.Int("test_num", 100, between(1, 1<<30), "at most this many images")
+	batch := fs.Int("batch_size", 8, between(1, 1<<20), "images per batch")
 	saveDir := fs.String("save_dir", "out/reconstruct", "folder for reconstruction.csv (and the reconstructions with --save_images)")
 	saveImages := fs.Bool("save_images", false, "also write each reconstruction as a PNG")
-	format := fs.String("format", "table", "table | json (the summary on stdout)")
-	if err := fs.Parse(args); err != nil {
+	format := fs.formatFlag("the summary on stdout")
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if !src.given() {
-		return fmt.Errorf("--directory or --dataset is required: the images to invert and reconstruct")
+		return usagef("--directory or --dataset is required: the images to invert and reconstruct")
 	}
-	if *format != "table" && *format != "json" {
-		return fmt.Errorf("--format must be table or json, got %q", *format)
+	if err := checkOutputDir("save_dir", *saveDir, src.directory); err != nil {
+		return err
 	}
-	if *batch < 1 || *testNum < 1 {
-		return fmt.Errorf("--batch_size and --test_num must be ≥ 1")
-	}
-	nList, err := parseInts(*ns, "num_inference_steps")
+	nList, names := *ns, splitList(*samplers)
+	p, err := mf.load()
 	if err != nil {
 		return err
 	}
-	names := splitList(*samplers)
-	if len(names) == 0 {
-		return fmt.Errorf("--sampler_type is empty")
-	}
-	p, err := mf.load()
-	if err != nil {
+	if err := checkBatch(p, *batch, fmt.Sprintf("--batch_size %d", *batch)); err != nil {
 		return err
 	}
 	imgs, err := src.open(p, *testNum)
@@ -472,71 +473,122 @@ func runReconstruct(args []string) error {
 	return tw.Flush()
 }
 
+// readEpsInput reads x (in *dtype; "" picks the dtype of x, and sets it) and the network
+// timesteps t (float or int64) of belm eps's input file.
+func readEpsInput(in, xName, tName string, dtype *string) (*tensors.Tensor, []float64, error) {
+	f, err := safetensors.Open(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	info, ok := f.Info(xName)
+	if !ok {
+		return nil, nil, fmt.Errorf("%s has no tensor %q (names: %s): pass --x NAME", in, xName, strings.Join(f.Names(), ", "))
+	}
+	if *dtype == "" {
+		*dtype = "float32"
+		if info.DType == safetensors.F64 {
+			*dtype = "float64"
+		}
+	}
+	dt, err := parseDType(*dtype)
+	if err != nil {
+		return nil, nil, err
+	}
+	x, err := f.Tensor(xName, dt)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", in, err)
+	}
+	var tv []float64
+	if ti, ok := f.Info(tName); ok && ti.DType == "I64" {
+		iv, _, err := f.Int64(tName)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", in, err)
+		}
+		for _, v := range iv {
+			tv = append(tv, float64(v))
+		}
+	} else if tv, _, err = f.Float64(tName); err != nil {
+		return nil, nil, fmt.Errorf("%s has no usable tensor %q (%v): pass --t NAME (float or int64 timesteps)", in, tName, err)
+	}
+	return x, tv, nil
+}
+
+// finiteValues is an error when a tensor holds NaN or ±Inf, naming how many and the first.
+func finiteValues(t *tensors.Tensor, what string) error {
+	v, err := belm.Values(t)
+	if err != nil {
+		return err
+	}
+	bad, first := 0, -1
+	for i, x := range v {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			if bad++; first < 0 {
+				first = i
+			}
+		}
+	}
+	if bad == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s holds %d NaN or Inf values of %d (the first at flat index %d: %g)", what, bad, len(v), first, v[first])
+}
+
 func std(v []float64) float64 {
 	_, s := belm.MeanStd(v)
 	return s
 }
 
 func runEps(args []string) error {
-	fs := flag.NewFlagSet("eps", flag.ContinueOnError)
+	fs := newFlagSet("eps")
 	var mf modelFlags
-	mf.register(fs)
+	def := defaultModel
+	def.dtype = "" // the dtype of x
+	mf.register(fs, def)
 	in := fs.String("input", "", "safetensors file with x [B, C, H, W] and t (a scalar or [B]: network timesteps)")
 	out := fs.String("output", "", "safetensors file to write eps to (same dtype as the computation)")
 	xName := fs.String("x", "x", "name of the x tensor in --input")
 	tName := fs.String("t", "t", "name of the t tensor in --input")
-	fs.Lookup("dtype").DefValue = ""
-	fs.Lookup("dtype").Value.Set("")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *in == "" || *out == "" {
-		return fmt.Errorf("--input and --output are required: belm eps --model_id DIR --input in.safetensors --output eps.safetensors")
+		return usagef("--input and --output are required: belm eps --model_id DIR --input in.safetensors --output eps.safetensors")
 	}
-	f, err := safetensors.Open(*in)
+	if err := checkOutputFile("output", *out, *in); err != nil {
+		return err
+	}
+	x, tv, err := readEpsInput(*in, *xName, *tName, mf.dtype)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	info, ok := f.Info(*xName)
-	if !ok {
-		return fmt.Errorf("%s has no tensor %q (names: %s): pass --x NAME", *in, *xName, strings.Join(f.Names(), ", "))
-	}
-	if mf.dtype == "" {
-		mf.dtype = "float32"
-		if info.DType == safetensors.F64 {
-			mf.dtype = "float64"
-		}
-	}
-	dt, err := parseDType(mf.dtype)
-	if err != nil {
+	dt := x.DType()
+	if err := finiteValues(x, fmt.Sprintf("%s: tensor %q", *in, *xName)); err != nil {
 		return err
-	}
-	x, err := f.Tensor(*xName, dt)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *in, err)
-	}
-	var tv []float64
-	if ti, ok := f.Info(*tName); ok && ti.DType == "I64" {
-		iv, _, err := f.Int64(*tName)
-		if err != nil {
-			return fmt.Errorf("%s: %w", *in, err)
-		}
-		for _, v := range iv {
-			tv = append(tv, float64(v))
-		}
-	} else if tv, _, err = f.Float64(*tName); err != nil {
-		return fmt.Errorf("%s has no usable tensor %q (%v): pass --t NAME (float or int64 timesteps)", *in, *tName, err)
 	}
 	p, err := mf.load()
 	if err != nil {
 		return err
+	}
+	T := p.Scheduler.NumTrainTimesteps
+	for i, v := range tv {
+		if !(v >= 0 && v <= float64(T-1)) {
+			return fmt.Errorf("%s: %s[%d] = %g is not a timestep of the model: network times lie in [0, %d] (num_train_timesteps %d)", *in, *tName, i, v, T-1, T)
+		}
+	}
+	if dims := x.Shape().Dimensions; len(dims) > 0 {
+		if err := checkBatch(p, dims[0], fmt.Sprintf("%s's batch of %d", *in, dims[0])); err != nil {
+			return err
+		}
 	}
 	t := tensors.FromFlatDataAndDimensions(tv, len(tv))
 	start := time.Now()
 	eps, err := p.Eps(x, t)
 	if err != nil {
 		return err
+	}
+	if err := finiteValues(eps, "the model's output"); err != nil {
+		return fmt.Errorf("%w for finite inputs: the weights of %s may hold NaN or Inf, or be in another format than their config says (nothing written)", err, mf.modelID)
 	}
 	vals, err := belm.Values(eps)
 	if err != nil {

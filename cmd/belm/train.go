@@ -2,13 +2,12 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/belmlab/workbench/belm"
@@ -22,152 +21,202 @@ func init() {
 	register("train", "train a UNet2DModel (DDPM ε-prediction) on Fashion-MNIST; checkpoints, resume, EMA export", runTrain)
 }
 
-// runTrain is train_unconditional.py for Fashion-MNIST: flags keep diffusers' names.
-func runTrain(args []string) error {
-	fs := flag.NewFlagSet("train", flag.ContinueOnError)
-	def := train.DefaultConfig()
-	cfg := def
-	dataDir := fs.String("data_dir", fashionmnist.Dir(), "folder of the Fashion-MNIST .gz files (Debian: "+fashionmnist.InstallHint+"; $"+fashionmnist.EnvDir+")")
-	split := fs.String("split", "train", "train | test")
-	modelConfig := fs.String("model_config", "", "a UNet2DModel config.json (default: the built-in Fashion-MNIST model, sample_size 28)")
-	resolution := fs.Int("resolution", 0, "image size: 28, or 32 (28 padded with background); default the model's sample_size")
-	fs.IntVar(&cfg.BatchSize, "train_batch_size", def.BatchSize, "batch size")
-	fs.Float64Var(&cfg.LearningRate, "learning_rate", def.LearningRate, "peak learning rate")
-	fs.IntVar(&cfg.LRWarmupSteps, "lr_warmup_steps", def.LRWarmupSteps, "linear learning-rate warm-up steps (then constant)")
-	fs.Float64Var(&cfg.AdamBeta1, "adam_beta1", def.AdamBeta1, "Adam β₁")
-	fs.Float64Var(&cfg.AdamBeta2, "adam_beta2", def.AdamBeta2, "Adam β₂")
-	fs.Float64Var(&cfg.AdamWeightDecay, "adam_weight_decay", def.AdamWeightDecay, "decoupled weight decay (AdamW)")
-	fs.Float64Var(&cfg.AdamEpsilon, "adam_epsilon", def.AdamEpsilon, "Adam ε")
-	fs.Float64Var(&cfg.EMADecay, "ema_max_decay", def.EMADecay, "EMA decay (reached after warm-up: min(decay, (1+k)/(10+k)))")
-	fs.Float64Var(&cfg.EMADecay, "ema_decay", def.EMADecay, "alias of --ema_max_decay")
-	fs.Float64Var(&cfg.MaxGradNorm, "max_grad_norm", def.MaxGradNorm, "clip the gradient to this global norm (0: no clipping)")
-	fs.Uint64Var(&cfg.Seed, "seed", def.Seed, "seed of the weights, data order, timesteps, noise and evaluation noise")
-	fs.IntVar(&cfg.NumEvalImages, "num_eval_images", def.NumEvalImages, "size of the fixed evaluation noise batch saved with checkpoints")
-	maxSteps := fs.Int("max_train_steps", 40000, "train until this many optimisation steps are done")
-	fs.IntVar(maxSteps, "num_train_steps", 40000, "alias of --max_train_steps")
-	outDir := fs.String("output_dir", "out/fashion-mnist", "checkpoints (checkpoint-N.safetensors) and the EMA model folder (model/)")
-	ckptSteps := fs.Int("checkpointing_steps", 1000, "write a checkpoint (and export the EMA model) every this many steps")
-	keep := fs.Int("checkpoints_total_limit", 3, "keep at most this many checkpoints (0: all)")
-	resume := fs.String("resume_from_checkpoint", "", `a checkpoint file, or "latest" (the newest in --output_dir); model and optimiser flags then come from the checkpoint`)
-	fs.StringVar(resume, "resume", "", "alias of --resume_from_checkpoint")
-	backend := fs.String("backend", "", "GoMLX backend: go | onnx | xla (default $GOMLX_BACKEND or go)")
-	logSteps := fs.Int("logging_steps", 50, "print a progress line every this many steps when stderr is not a terminal")
-	quiet := fs.Bool("quiet", false, "no progress output")
-	gridSteps := fs.Int("eval_inference_steps", 20, "with each checkpoint, write samples-<step>.png: O-BELM samples of the EMA model from the fixed evaluation noise in this many steps (0: none)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %v", fs.Args())
-	}
-	sp, err := fashionmnist.ParseSplit(*split)
-	if err != nil {
-		return err
-	}
-	ds, err := fashionmnist.Load(*dataDir, sp)
-	if err != nil {
-		return err
-	}
+// trainFlags are the flags of belm train.
+type trainFlags struct {
+	cfg                         train.Config
+	dataDir, split, modelConfig string
+	resume, outDir, backend     string
+	resolution, maxSteps        int
+	ckptSteps, keep, logSteps   int
+	gridSteps                   int
+	quiet                       bool
+}
 
-	var tr *train.Trainer
-	if *resume != "" {
-		path := *resume
-		if path == "latest" {
-			if path, err = train.Latest(*outDir); err != nil {
-				return err
-			}
-			if path == "" {
-				return fmt.Errorf("--resume_from_checkpoint latest: no checkpoint in %s", *outDir)
-			}
-		}
-		st, err := train.ReadState(path)
-		if err != nil {
-			return err
-		}
-		if tr, err = train.Resume(path, train.FashionMNIST(ds, padFor(st.Config.UNet, ds)), *backend); err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "resumed from %s at step %d (model and optimiser settings from the checkpoint)\n", path, tr.Step())
-	} else {
-		if *modelConfig != "" {
-			if cfg.UNet, err = unet.LoadConfig(*modelConfig); err != nil {
-				return err
-			}
-		}
-		if *resolution != 0 {
-			r := *resolution
-			cfg.UNet.SampleSize = &r
-		}
-		if cfg.UNet.SampleSize == nil {
-			return errors.New("the model config has no sample_size: give --resolution")
-		}
-		if s := *cfg.UNet.SampleSize; s < ds.H || (s-ds.H)%2 != 0 || ds.H != ds.W {
-			return fmt.Errorf("resolution %d: the images are %d×%d; use %d or %d + an even padding (32)", s, ds.H, ds.W, ds.H, ds.H)
-		}
-		if cfg.UNet.InChannels != 1 {
-			return fmt.Errorf("Fashion-MNIST has 1 channel, the model config takes in_channels=%d", cfg.UNet.InChannels)
-		}
-		if latest, _ := train.Latest(*outDir); latest != "" {
-			return fmt.Errorf("%s already holds checkpoints (%s): pass --resume_from_checkpoint latest, or another --output_dir", *outDir, filepath.Base(latest))
-		}
-		if tr, err = train.New(cfg, train.FashionMNIST(ds, padFor(cfg.UNet, ds)), *backend); err != nil {
-			return err
-		}
+func parseTrainFlags(args []string) (*trainFlags, error) {
+	fs := newFlagSet("train")
+	def := train.DefaultConfig()
+	f := &trainFlags{cfg: def}
+	cfg := &f.cfg
+	fs.StringVar(&f.dataDir, "data_dir", fashionmnist.Dir(), "folder of the Fashion-MNIST .gz files (Debian: "+fashionmnist.InstallHint+"; $"+fashionmnist.EnvDir+")")
+	fs.StringVar(&f.split, "split", "train", "train | test")
+	fs.StringVar(&f.modelConfig, "model_config", "", "a UNet2DModel config.json (default: the built-in Fashion-MNIST model, sample_size 28)")
+	fs.IntVar(&f.resolution, "resolution", 0, between(0, 1024), "image size: 28, or 32 (28 padded with background); default (0) the model's sample_size")
+	fs.IntVar(&cfg.BatchSize, "train_batch_size", def.BatchSize, between(1, 1<<16), "batch size")
+	fs.Float64Var(&cfg.LearningRate, "learning_rate", def.LearningRate, bounds{lo: 0, hi: 1, openLo: true}, "peak learning rate")
+	fs.IntVar(&cfg.LRWarmupSteps, "lr_warmup_steps", def.LRWarmupSteps, atLeast(0), "linear learning-rate warm-up steps (then constant)")
+	fs.Float64Var(&cfg.AdamBeta1, "adam_beta1", def.AdamBeta1, bounds{lo: 0, hi: 1, openHi: true}, "Adam β₁")
+	fs.Float64Var(&cfg.AdamBeta2, "adam_beta2", def.AdamBeta2, bounds{lo: 0, hi: 1, openHi: true}, "Adam β₂")
+	fs.Float64Var(&cfg.AdamWeightDecay, "adam_weight_decay", def.AdamWeightDecay, between(0, 1), "decoupled weight decay (AdamW)")
+	fs.Float64Var(&cfg.AdamEpsilon, "adam_epsilon", def.AdamEpsilon, bounds{lo: 0, hi: 1, openLo: true}, "Adam ε")
+	fs.Float64Var(&cfg.EMADecay, "ema_max_decay", def.EMADecay, between(0, 1), "EMA decay (reached after warm-up: min(decay, (1+k)/(10+k)))")
+	fs.FlagSet.Float64Var(&cfg.EMADecay, "ema_decay", def.EMADecay, "alias of --ema_max_decay")
+	fs.Float64Var(&cfg.MaxGradNorm, "max_grad_norm", def.MaxGradNorm, atLeast(0), "clip the gradient to this global norm (0: no clipping)")
+	fs.Uint64Var(&cfg.Seed, "seed", def.Seed, "seed of the weights, data order, timesteps, noise and evaluation noise")
+	fs.IntVar(&cfg.NumEvalImages, "num_eval_images", def.NumEvalImages, between(0, 1024), "size of the fixed evaluation noise batch saved with checkpoints")
+	fs.IntVar(&f.maxSteps, "max_train_steps", 40000, atLeast(1), "train until this many optimisation steps are done")
+	fs.FlagSet.IntVar(&f.maxSteps, "num_train_steps", 40000, "alias of --max_train_steps")
+	fs.StringVar(&f.outDir, "output_dir", "out/fashion-mnist", "checkpoints (checkpoint-N.safetensors) and the EMA model folder (model/)")
+	fs.IntVar(&f.ckptSteps, "checkpointing_steps", 1000, atLeast(0), "write a checkpoint (and export the EMA model) every this many steps (0: only at the end)")
+	fs.IntVar(&f.keep, "checkpoints_total_limit", 3, atLeast(0), "keep at most this many checkpoints (0: all)")
+	fs.StringVar(&f.resume, "resume_from_checkpoint", "", `a checkpoint file, or "latest" (the newest in --output_dir); model and optimiser flags then come from the checkpoint`)
+	fs.FlagSet.StringVar(&f.resume, "resume", "", "alias of --resume_from_checkpoint")
+	fs.StringVar(&f.backend, "backend", "", "GoMLX backend: go | onnx | xla (default $GOMLX_BACKEND or go)")
+	fs.IntVar(&f.logSteps, "logging_steps", 50, atLeast(1), "print a progress line every this many steps when stderr is not a terminal")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress output")
+	fs.IntVar(&f.gridSteps, "eval_inference_steps", 20, between(0, 1000), "with each checkpoint, write samples-<step>.png: O-BELM samples of the EMA model from the fixed evaluation noise in this many steps (0: none)")
+	if err := fs.parse(args); err != nil {
+		return nil, err
+	}
+	if err := checkOutputDir("output_dir", f.outDir); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// runTrain is train_unconditional.py for Fashion-MNIST: flags keep diffusers' names.
+// SIGINT or SIGTERM saves a checkpoint after the current step and exits with 130 / 143
+// and the command that resumes; a second signal exits at once.
+func runTrain(args []string) error {
+	f, err := parseTrainFlags(args)
+	if err != nil {
+		return err
+	}
+	sp, err := fashionmnist.ParseSplit(f.split)
+	if err != nil {
+		return err
+	}
+	ds, err := fashionmnist.Load(f.dataDir, sp)
+	if err != nil {
+		return err
+	}
+	tr, err := f.trainer(ds)
+	if err != nil {
+		return err
+	}
+	if tr.Step() >= f.maxSteps {
+		return usagef("the run is at step %d, --max_train_steps %d is reached: give a larger --max_train_steps to train on", tr.Step(), f.maxSteps)
+	}
+	if err := os.MkdirAll(f.outDir, 0o755); err != nil { // now, not at the first checkpoint
+		return err
 	}
 	c := tr.Config()
 	fmt.Fprintf(os.Stderr, "training %d-parameter UNet2DModel (%s, sample_size %d) on %d images, batch %d, lr %g, backend %s, seed %d; steps %d → %d\n",
 		tr.UNet().NumParameters(), joinInts(c.UNet.BlockOutChannels), *c.UNet.SampleSize, ds.Len(), c.BatchSize, c.LearningRate,
-		tr.Backend().Name(), c.Seed, tr.Step(), *maxSteps)
+		tr.Backend().Name(), c.Seed, tr.Step(), f.maxSteps)
+	return f.loop(tr)
+}
 
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, os.Interrupt)
-	defer signal.Stop(stop)
-
-	save := func() error {
-		path := filepath.Join(*outDir, train.CheckpointName(tr.Step()))
-		if err := tr.SaveCheckpoint(path); err != nil {
-			return err
-		}
-		if err := tr.ExportEMA(filepath.Join(*outDir, "model")); err != nil {
-			return err
-		}
-		if *gridSteps > 0 {
-			if err := evalGrid(tr, *backend, *gridSteps, filepath.Join(*outDir, fmt.Sprintf("samples-%d.png", tr.Step()))); err != nil {
-				return err
+// trainer starts a new run or resumes one.
+func (f *trainFlags) trainer(ds *fashionmnist.Dataset) (*train.Trainer, error) {
+	if f.resume != "" {
+		path := f.resume
+		if path == "latest" {
+			var err error
+			if path, err = train.Latest(f.outDir); err != nil {
+				return nil, err
+			}
+			if path == "" {
+				return nil, fmt.Errorf("--resume_from_checkpoint latest: no checkpoint in %s", f.outDir)
 			}
 		}
-		if *keep > 0 {
-			cps, err := train.Checkpoints(*outDir)
-			if err != nil {
-				return err
-			}
-			for len(cps) > *keep {
-				os.Remove(cps[0])
-				cps = cps[1:]
-			}
+		st, err := train.ReadState(path)
+		if err != nil {
+			return nil, err
 		}
-		return nil
+		tr, err := train.Resume(path, train.FashionMNIST(ds, padFor(st.Config.UNet, ds)), f.backend)
+		if err == nil {
+			fmt.Fprintf(os.Stderr, "resumed from %s at step %d (model and optimiser settings from the checkpoint)\n", path, tr.Step())
+		}
+		return tr, err
 	}
+	cfg := f.cfg
+	if f.modelConfig != "" {
+		var err error
+		if cfg.UNet, err = unet.LoadConfig(f.modelConfig); err != nil {
+			return nil, err
+		}
+	}
+	if f.resolution != 0 {
+		r := f.resolution
+		cfg.UNet.SampleSize = &r
+	}
+	if cfg.UNet.SampleSize == nil {
+		return nil, errors.New("the model config has no sample_size: give --resolution")
+	}
+	if s := *cfg.UNet.SampleSize; s < ds.H || (s-ds.H)%2 != 0 || ds.H != ds.W {
+		return nil, fmt.Errorf("resolution %d: the images are %d×%d; use %d or %d + an even padding (32)", s, ds.H, ds.W, ds.H, ds.H)
+	}
+	if cfg.UNet.InChannels != 1 {
+		return nil, fmt.Errorf("Fashion-MNIST has 1 channel, the model config takes in_channels=%d", cfg.UNet.InChannels)
+	}
+	if latest, _ := train.Latest(f.outDir); latest != "" {
+		return nil, fmt.Errorf("%s already holds checkpoints (%s): pass --resume_from_checkpoint latest, or another --output_dir", f.outDir, filepath.Base(latest))
+	}
+	return train.New(cfg, train.FashionMNIST(ds, padFor(cfg.UNet, ds)), f.backend)
+}
+
+// save writes a checkpoint, the EMA model and (unless skipped) the evaluation grid, then
+// prunes old checkpoints; it returns the checkpoint's path.
+func (f *trainFlags) save(tr *train.Trainer, grid bool) (string, error) {
+	path := filepath.Join(f.outDir, train.CheckpointName(tr.Step()))
+	if err := tr.SaveCheckpoint(path); err != nil {
+		return "", err
+	}
+	if err := tr.ExportEMA(filepath.Join(f.outDir, "model")); err != nil {
+		return "", err
+	}
+	if grid && f.gridSteps > 0 {
+		if err := evalGrid(tr, f.backend, f.gridSteps, filepath.Join(f.outDir, fmt.Sprintf("samples-%d.png", tr.Step()))); err != nil {
+			return "", err
+		}
+	}
+	if f.keep > 0 {
+		cps, err := train.Checkpoints(f.outDir)
+		if err != nil {
+			return "", err
+		}
+		for len(cps) > f.keep {
+			os.Remove(cps[0])
+			cps = cps[1:]
+		}
+	}
+	return path, nil
+}
+
+// loop trains to --max_train_steps, checkpointing, and stops cleanly on a signal.
+func (f *trainFlags) loop(tr *train.Trainer) error {
+	lastSaved := "none yet"
+	if latest, _ := train.Latest(f.outDir); latest != "" {
+		lastSaved = latest
+	}
+	stop := newStopper(func() string { return "the last complete checkpoint is " + lastSaved })
+	defer stop.stop()
 	var out io.Writer = os.Stderr
-	if *quiet {
+	if f.quiet {
 		out = io.Discard
 	}
-	pl := newTrainProgress(out, tr.Step(), *maxSteps, *logSteps)
+	pl := newTrainProgress(out, tr.Step(), f.maxSteps, f.logSteps)
 	saved := tr.Step()
-	for tr.Step() < *maxSteps {
-		select {
-		case <-stop:
-			fmt.Fprintf(os.Stderr, "\ninterrupted at step %d: saving a checkpoint\n", tr.Step())
-			return save()
-		default:
+	for tr.Step() < f.maxSteps {
+		if sig := stop.requested(); sig != 0 {
+			pl.done()
+			path := lastSaved
+			if saved != tr.Step() { // not just saved by a checkpoint
+				var err error
+				if path, err = f.save(tr, false); err != nil {
+					return err
+				}
+			}
+			return interruptedError{sig, fmt.Sprintf("%s at step %d: saved %s and the EMA model (no evaluation grid); resume with\n  belm train --output_dir %s --resume_from_checkpoint latest --max_train_steps %d",
+				syscall.Signal(sig), tr.Step(), path, f.outDir, f.maxSteps)}
 		}
 		st, err := tr.TrainStep()
 		if err != nil {
 			return err
 		}
 		pl.update(st)
-		if *ckptSteps > 0 && st.Step%*ckptSteps == 0 {
-			if err := save(); err != nil {
+		if f.ckptSteps > 0 && st.Step%f.ckptSteps == 0 {
+			if lastSaved, err = f.save(tr, true); err != nil {
 				return err
 			}
 			saved = st.Step
@@ -175,11 +224,11 @@ func runTrain(args []string) error {
 	}
 	pl.done()
 	if saved != tr.Step() {
-		if err := save(); err != nil {
+		if _, err := f.save(tr, true); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(os.Stderr, "EMA model: %s (load with --model_id %s)\n", filepath.Join(*outDir, "model"), filepath.Join(*outDir, "model"))
+	fmt.Fprintf(os.Stderr, "EMA model: %s (load with --model_id %s)\n", filepath.Join(f.outDir, "model"), filepath.Join(f.outDir, "model"))
 	return nil
 }
 

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"bufio"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/belmlab/workbench/belm/train"
@@ -49,5 +54,65 @@ func TestTrainCommand(t *testing.T) {
 	st, err := train.ReadState(filepath.Join(out, train.CheckpointName(4)))
 	if err != nil || st.Step != 4 || st.Config.UNet.BlockOutChannels[0] != 8 {
 		t.Errorf("resumed checkpoint: %+v, %v", st, err)
+	}
+}
+
+// SIGTERM (a job scheduler's stop) during `belm train`: a checkpoint and the EMA model are
+// saved after the current step, the exit status is 143 and the error says how to resume;
+// the resumed run goes on from that step, and a run whose target is already reached is
+// refused.
+func TestTrainSignal(t *testing.T) {
+	if _, err := fashionmnist.Load(fashionmnist.Dir(), fashionmnist.Test); err != nil {
+		t.Fatalf("Fashion-MNIST is needed (make data installs it): %v", err)
+	}
+	bin := belmBinary(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "tiny.json")
+	os.WriteFile(cfgPath, []byte(`{"_class_name": "UNet2DModel", "sample_size": 28, "in_channels": 1, "out_channels": 1,
+	  "down_block_types": ["DownBlock2D", "DownBlock2D"], "up_block_types": ["UpBlock2D", "UpBlock2D"],
+	  "block_out_channels": [8, 8], "layers_per_block": 1, "norm_num_groups": 4}`), 0o644)
+	out := filepath.Join(dir, "run")
+	common := []string{"--split", "test", "--output_dir", out, "--train_batch_size", "2", "--backend", "go", "--eval_inference_steps", "2", "--num_eval_images", "2"}
+	cmd := exec.Command(bin, append([]string{"train", "--model_config", cfgPath, "--max_train_steps", "100000", "--logging_steps", "1"}, common...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if strings.HasPrefix(sc.Text(), "step 3/") {
+			cmd.Process.Signal(syscall.SIGTERM)
+			break
+		}
+	}
+	rest, _ := io.ReadAll(stderr)
+	log.Write(rest)
+	err = cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 143 || !strings.Contains(log.String(), "--resume_from_checkpoint latest") {
+		t.Fatalf("after SIGTERM: %v\n%s", err, log.String())
+	}
+	latest, err := train.Latest(out)
+	if err != nil || latest == "" {
+		t.Fatalf("no checkpoint after SIGTERM: %v", err)
+	}
+	st, err := train.ReadState(latest)
+	if err != nil || st.Step < 3 {
+		t.Fatalf("checkpoint %s: step %d, %v", latest, st.Step, err)
+	}
+	if _, err := unet.Load(filepath.Join(out, "model")); err != nil {
+		t.Errorf("the EMA model was not exported: %v", err)
+	}
+	if err := runTrain(append([]string{"--resume_from_checkpoint", "latest", "--max_train_steps", strconv.Itoa(st.Step + 1), "--quiet"}, common...)); err != nil {
+		t.Fatal(err)
+	}
+	err = runTrain(append([]string{"--resume_from_checkpoint", "latest", "--max_train_steps", strconv.Itoa(st.Step + 1), "--quiet"}, common...))
+	if err == nil || !strings.Contains(err.Error(), "is reached") || exitCode(err) != 2 {
+		t.Errorf("resuming a finished run: %v", err)
 	}
 }
