@@ -6,7 +6,7 @@ OUT   ?= out
 # (BENCHMARKS.md). Every test passes with and without it; `make GOEXPERIMENT=` builds without.
 export GOEXPERIMENT ?= simd
 
-.PHONY: all data figures test test-go test-onnx test-notebooks vet bench bench-pytorch kernel onnxruntime fuzz clean
+.PHONY: all data figures test test-go test-onnx test-notebooks test-xla vet vet-xla bench bench-pytorch kernel onnxruntime fuzz clean
 
 all: figures
 
@@ -16,7 +16,7 @@ figures:
 
 ## test: every test — go vet, the Go tests, the onnx-backend agreement tests, then the notebooks
 ## executed by a real Jupyter kernel
-test: vet data test-go test-onnx test-notebooks
+test: vet vet-xla data test-go test-onnx test-notebooks
 
 ## data: Debian's Fashion-MNIST (/usr/share/datasets/fashion-mnist), for the data loader's tests and `belm train`
 data:
@@ -26,6 +26,18 @@ data:
 
 vet:
 	$(GO) vet ./...
+
+## vet-xla: the xla backend cannot rot unseen: build and vet with -tags xla and -tags onnx,xla, and check
+## that a missing PJRT plugin is an error naming its fix (no plugin is needed, none is downloaded)
+vet-xla:
+	$(GO) vet -tags xla ./...
+	$(GO) vet -tags onnx,xla ./...
+	$(GO) test -count=1 -tags xla -run XLAMissingPlugin ./belm/backends
+
+## test-xla: on a machine with a PJRT plugin (`belm install-xla --plugin cpu|cuda`), the xla backend against go;
+## XLA_BACKEND=xla:cuda on a GPU. Not part of `make test`.
+test-xla:
+	$(GO) test -count=1 -tags xla -run XLARuntime -v ./belm/
 
 test-go:
 	$(GO) test -count=1 ./...

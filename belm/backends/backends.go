@@ -5,7 +5,7 @@
 // Others are opt-in at build time:
 //
 //	onnx  ONNX Runtime (fast on CPU); build with -tags onnx and run `make onnxruntime`
-//	xla   XLA/PJRT (CPU or CUDA);     build with -tags xla and install a PJRT plugin yourself
+//	xla   XLA/PJRT (CPU or CUDA);     build with -tags xla and install a PJRT plugin (InstallXLA)
 //
 // The environment variable GOMLX_BACKEND (e.g. "go", "onnx", "onnx:cpu,threads=1") overrides
 // the default.
@@ -40,7 +40,7 @@ const EnvVar = "GOMLX_BACKEND"
 // howToGet says how to compile in each optional backend.
 var howToGet = map[string]string{
 	"onnx": "rebuild with `-tags onnx` (e.g. `go build -tags onnx ./cmd/belm`) and fetch the library with `make onnxruntime`",
-	"xla":  "rebuild with `-tags xla` and install a PJRT plugin (GoMLX cannot download it on an offline machine)",
+	"xla":  "rebuild with `-tags xla` (e.g. `go build -tags xla ./cmd/belm`), then install a PJRT plugin with `belm install-xla --plugin cpu|cuda`",
 }
 
 // Compiled lists the backends compiled into this binary, sorted.
@@ -142,11 +142,18 @@ func New(config string) (compute.Backend, error) {
 	}
 	b, err := newBackend(config)
 	if err != nil {
+		for _, hint := range startHints {
+			err = hint(config, err)
+		}
 		return nil, fmt.Errorf("starting backend %q: %w", config, err)
 	}
 	cache[config] = b
 	return b, nil
 }
+
+// startHints rewrite a backend's start error into one that says how to fix it (xla: the
+// missing PJRT plugin).
+var startHints []func(config string, err error) error
 
 // newBackend calls compute.NewWithConfig, turning its panics into errors. The go backend
 // prints its options (compute v0.1.6: "Go backend: parallelism set to 2") on standard
