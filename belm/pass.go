@@ -117,7 +117,7 @@ func (r *Runner) runMultistep(s Multistep, g *Grid, st State, to int, dir Direct
 					// now; the same input bits give the same ε the inversion used.
 					e, err := r.evalEps(known[lv], g.Net[lv])
 					if err != nil {
-						return State{}, stepError(err, s, dir, k, lv, target, g.Net[lv])
+						return State{}, stepError(err, s, dir, k, lv, target, g.Net[lv], g.N())
 					}
 					eps[lv] = e
 				}
@@ -156,9 +156,13 @@ func (r *Runner) runMultistep(s Multistep, g *Grid, st State, to int, dir Direct
 				}
 			}
 		}
-		out, keep, err := r.exec(kind, body, latents, r.params(net, coef...), donate...)
+		exec := r.execKept // ε's latent, the newest, stays in the window: never donated
+		if W == 1 {
+			exec = r.exec // DDIM's one latent is donated to the next step
+		}
+		out, keep, err := exec(kind, body, latents, r.params(net, coef...), donate...)
 		if err != nil {
-			return State{}, stepError(err, s, dir, k, newest, target, net)
+			return State{}, stepError(err, s, dir, k, newest, target, net, g.N())
 		}
 		r.nfe.Add(1)
 		for i, d := range donate {
@@ -227,7 +231,7 @@ func (r *Runner) runEDICT(s EDICT, g *Grid, st State, to int, dir Direction) (St
 		own := k > 0 && r.Observer == nil && x != y
 		out, _, err := r.exec(kind, body, []*tensors.Tensor{x, y}, r.params(net, a, b, s.P), own, own)
 		if err != nil {
-			return State{}, stepError(err, s, dir, k, from, target, net)
+			return State{}, stepError(err, s, dir, k, from, target, net, g.N())
 		}
 		r.nfe.Add(2)
 		x, y = out[0], out[1]
@@ -243,9 +247,10 @@ func (r *Runner) evalEps(x *tensors.Tensor, net Level) (*tensors.Tensor, error) 
 	body := func(env stepEnv, in []*Node) ([]*Node, []*Node) {
 		return []*Node{env.Eps(in[0])}, nil
 	}
-	out, _, err := r.exec("eps", body, []*tensors.Tensor{x}, r.params(net))
-	if _, ok := err.(errNotFinite); ok {
-		return nil, errNotFinite{what: "eps"} // the only output here is ε itself
+	out, _, err := r.execKept("eps", body, []*tensors.Tensor{x}, r.params(net))
+	if nf, ok := err.(errNotFinite); ok {
+		nf.state = true // x is a latent of the pass's starting state
+		return nil, nf
 	}
 	if err != nil {
 		return nil, err
@@ -275,7 +280,7 @@ func (r *Runner) runClippedDDIM(s DDIM, g *Grid, st State, to int, dir Direction
 		own := k > 0 && r.Observer == nil // x is this pass's own after the first step
 		out, _, err := r.exec("ddim-clip", body, []*tensors.Tensor{x}, r.params(net, f.Alpha, f.Sigma, t.Alpha, t.Sigma, s.Clip), own)
 		if err != nil {
-			return State{}, stepError(err, s, dir, k, from, target, net)
+			return State{}, stepError(err, s, dir, k, from, target, net, g.N())
 		}
 		r.nfe.Add(1)
 		x = out[0]

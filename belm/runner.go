@@ -23,8 +23,9 @@ import (
 // shape and reused for all steps and both directions: the network time, the CFG weight and
 // the step's coefficients are inputs of the graph, computed on the host in float64, so
 // nothing recompiles from one step to the next (Compilations counts the builds). Latents
-// stay tensors on the backend between steps; after each step the runner checks, with two
-// scalars computed in the graph, that ε and the new latent are finite.
+// stay tensors on the backend between steps; after each step the runner checks, with a few
+// scalars computed in the graph, that every ε evaluated and the new latent are finite, and
+// says why when one is not: the model, the sampler diverging, or the latent given.
 type Runner struct {
 	backend compute.Backend
 	config  string
@@ -41,6 +42,7 @@ type Runner struct {
 
 	mu           sync.Mutex
 	execs        map[string]*model.Exec
+	layouts      sync.Map // kind → *flagLayout, set when the kind's graph is built
 	compilations atomic.Int64
 	nfe          atomic.Int64
 }
@@ -268,8 +270,42 @@ type stepEnv struct {
 // (first the main one) and the ε values to keep.
 type stepGraph func(env stepEnv, latents []*Node) (out []*Node, keep []*Node)
 
+// flagLayout says what each entry of a step graph's flags vector (its last result) checks.
+type flagLayout struct {
+	nOut int        // the number of new latents among the graph's results
+	outs []int      // mean(v) of the main new latent, and of kept values that are not ε of the step
+	eps  []epsFlags // every ε evaluated in the step, in the order the graph computed them
+}
+
+// epsFlags locates the flags of one ε evaluation: mean(ε), and Σx² of the latent x it was
+// evaluated at, of n values (see flagger). param is x's index among the graph's latent
+// inputs, −1 if the graph computes x; in is −1 when x is a latent input whose Σx² the host
+// computes if needed (see execKept).
+type epsFlags struct {
+	eps, in int
+	n       int
+	param   int
+	big     float64 // Σx² in x's dtype overflows beyond rms |x| = big
+}
+
+// divergedRMS is the rms |x| beyond which a latent counts as diverged when ε of it is not
+// finite. Latents of diffusion models are O(1) by construction: the noise x_N ~ N(0, I) has
+// rms 1, pixel-space data in [−1, 1] and scaled VAE latents (SD's ×0.18215) stay about as
+// small, and so does every x_t = α x_0 + σ ε between them. 1e4 is four orders of magnitude
+// beyond that, which no stable pass reaches, and well above the usual input scale mistakes
+// (pixels in 0…255 not rescaled: rms ≈ 150), which are reported as the model failing on its
+// input, with the input's rms printed.
+const divergedRMS = 1e4
+
 // exec runs the step graph `kind` (built on first use) on the latents; it returns the new
-// latents, the kept ε values, and an error if ε or the main new latent is not finite.
+// latents and the kept ε values, or an errNotFinite if some ε evaluated in the step, or the
+// main new latent, is not finite.
+//
+// Each step graph returns, besides its results, a vector of flags (see flagger): for the
+// main new latent, and for every ε the graph evaluates, one for ε and one for the latent ε
+// was evaluated at. Every ε is checked where it is computed (kept ε values from earlier
+// steps were checked in their own step), and when one is not finite the size of its input
+// tells a model failing on a sane latent from a sampler whose latent has diverged.
 //
 // Latents with donate[i] set are donated to the execution (GoMLX buffer donation): the
 // backend may reuse their buffers for the step's results (the pure-Go backend computes
@@ -277,6 +313,19 @@ type stepGraph func(env stepEnv, latents []*Node) (out []*Node, keep []*Node)
 // pass loops donate only state they created themselves, that nothing else can see (no
 // Observer) and that no later step needs. donate may be nil.
 func (r *Runner) exec(kind string, body stepGraph, latents []*tensors.Tensor, params *tensors.Tensor, donate ...bool) ([]*tensors.Tensor, []*tensors.Tensor, error) {
+	return r.execStep(kind, body, false, latents, params, donate)
+}
+
+// execKept is exec for step graphs that evaluate ε only at latents computed in the graph or
+// at latent inputs that are never donated (the pass loops keep them): the size of such an
+// input is computed on the host, from the input itself, only when ε of it is not finite,
+// which spares each step a dot product over it. A kind must always run through the same one
+// of exec and execKept.
+func (r *Runner) execKept(kind string, body stepGraph, latents []*tensors.Tensor, params *tensors.Tensor, donate ...bool) ([]*tensors.Tensor, []*tensors.Tensor, error) {
+	return r.execStep(kind, body, true, latents, params, donate)
+}
+
+func (r *Runner) execStep(kind string, body stepGraph, kept bool, latents []*tensors.Tensor, params *tensors.Tensor, donate []bool) ([]*tensors.Tensor, []*tensors.Tensor, error) {
 	nl := len(latents)
 	r.mu.Lock()
 	e, ok := r.execs[kind]
@@ -293,15 +342,37 @@ func (r *Runner) exec(kind string, body stepGraph, latents []*tensors.Tensor, pa
 			}
 			param := func(i int) *Node { return Reshape(Slice(params, AxisElem(i))) }
 			tm := Time{T: param(pT), Alpha: param(pAlpha), Sigma: param(pSigma)}
-			epsAt := func(x *Node, tm Time) *Node { return r.epsGraph(scope, x, tm, param(pGuidance), cond, uncond) }
+			fl := newFlagger()
+			layout := &flagLayout{}
+			isEps := map[*Node]bool{}
+			epsAt := func(x *Node, tm Time) *Node {
+				e := r.epsGraph(scope, x, tm, param(pGuidance), cond, uncond)
+				isEps[e] = true
+				n := x.Shape().Size()
+				big := math.MaxFloat64
+				if x.DType() == dtypes.Float32 {
+					big = math.MaxFloat32
+				}
+				ef := epsFlags{eps: fl.mean(e), in: -1, n: n, param: slices.Index(xs, x), big: math.Sqrt(big / float64(n))}
+				if !kept || ef.param < 0 {
+					ef.in = fl.sumSquares(x)
+				}
+				layout.eps = append(layout.eps, ef)
+				return e
+			}
 			env := stepEnv{Eps: func(x *Node) *Node { return epsAt(x, tm) }, EpsAt: epsAt, Param: param}
 			out, keep := body(env, xs)
-			flags := []*Node{finiteFlag(out[0])}
+			layout.nOut = len(out)
+			// The main new latent; the others (EDICT's second chain) feed ε next step, whose
+			// check sees them.
+			layout.outs = append(layout.outs, fl.mean(out[0]))
 			for _, k := range keep {
-				flags = append(flags, finiteFlag(k))
+				if !isEps[k] {
+					layout.outs = append(layout.outs, fl.mean(k))
+				}
 			}
-			res := append(append(out, keep...), Concatenate(flags, 0))
-			return res
+			r.layouts.Store(kind, layout)
+			return append(append(out, keep...), Concatenate(fl.flags, 0))
 		}
 		var err error
 		e, err = model.NewExec(r.backend, r.store, fn)
@@ -337,33 +408,176 @@ func (r *Runner) exec(kind string, body stepGraph, latents []*tensors.Tensor, pa
 	flags := slices.Clone(hostFloat64s(res[len(res)-1]))
 	res[len(res)-1].FinalizeAll()
 	res = res[:len(res)-1]
-	nKeep := len(flags) - 1
-	out, keep := res[:len(res)-nKeep], res[len(res)-nKeep:]
-	for i := 1; i < len(flags); i++ {
-		if math.IsNaN(flags[i]) || math.IsInf(flags[i], 0) {
-			return nil, nil, errNotFinite{what: "eps"}
-		}
+	l, _ := r.layouts.Load(kind)
+	layout := l.(*flagLayout)
+	if err := layout.check(flags, latents, donate); err != nil {
+		return nil, nil, err
 	}
-	if math.IsNaN(flags[0]) || math.IsInf(flags[0], 0) {
-		return nil, nil, errNotFinite{what: "latent"}
-	}
-	return out, keep, nil
+	return res[:layout.nOut], res[layout.nOut:], nil
 }
 
-type errNotFinite struct{ what string }
+// check returns an errNotFinite for the first non-finite value among the flags, in causal
+// order: the ε evaluations in the order computed, then the new latent. latents and donate
+// are the step's inputs, for the sizes the graph left to the host.
+func (l *flagLayout) check(flags []float64, latents []*tensors.Tensor, donate []bool) error {
+	bad := func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }
+	// sizeAt is the size of the latent ε e was evaluated at: from the input itself when it
+	// is one and was not donated (exact, and it tells an Inf from a huge value), else from
+	// the graph's flag.
+	sizeAt := func(e epsFlags) errNotFinite {
+		switch {
+		case e.param >= 0 && (e.param >= len(donate) || !donate[e.param]):
+			return hostSize(latents[e.param])
+		case e.in >= 0:
+			return sizeOf(flags[e.in], e.n, e.big)
+		}
+		return errNotFinite{rms: math.NaN(), unknown: true} // not reached: see execKept
+	}
+	for _, e := range l.eps {
+		if !bad(flags[e.eps]) {
+			continue
+		}
+		nf := sizeAt(e)
+		if e.param < 0 && (nf.beyond || math.IsNaN(nf.rms)) {
+			// A latent computed within the step (EDICT's) overflowed, and ε of it is NaN.
+			nf.what = "latent"
+			return nf
+		}
+		nf.what, nf.param = "eps", e.param >= 0
+		return nf
+	}
+	for _, o := range l.outs {
+		if bad(flags[o]) {
+			size := errNotFinite{what: "latent"} // the largest rms |x| of the latents ε was evaluated at
+			for _, e := range l.eps {
+				size.grow(sizeAt(e))
+			}
+			return size
+		}
+	}
+	return nil
+}
 
-func (e errNotFinite) Error() string { return e.what + " not finite" }
+// sizeOf is the size of a latent of n values whose Σx² is ss: rms |x|, or beyond = true and
+// rms = big when Σx² is +Inf (an Inf in x, or finite x beyond what Σx² holds).
+func sizeOf(ss float64, n int, big float64) errNotFinite {
+	if math.IsInf(ss, 1) {
+		return errNotFinite{rms: big, beyond: true}
+	}
+	return errNotFinite{rms: math.Sqrt(ss / float64(n))}
+}
 
-// finiteFlag is the sum of x's values: NaN or ±Inf iff some value is (or the values are so
-// large, > 1e300 in float64, that their sum overflows, which is garbage anyway). IsFinite
-// does not exist on onnx. The sum is a dot product with a vector of ones: on the pure-Go
-// backend ReduceSum walks a generic index iterator (~3 ns per value, ~80 µs for an
-// [8,3,32,32] latent, a third of a cheap step), while DotGeneral runs its matmul kernel
-// (a few µs); on onnx it is one MatMul.
-func finiteFlag(x *Node) *Node {
-	n := x.Shape().Size()
-	ones := Ones(x.Graph(), shapes.Make(x.DType(), n, 1))
-	return Reshape(DotGeneral(Reshape(x, 1, n), []int{1}, nil, ones, []int{0}, nil), 1)
+// grow makes e's size the larger of e's and o's, ignoring unknown ones.
+func (e *errNotFinite) grow(o errNotFinite) {
+	switch {
+	case math.IsNaN(o.rms) || o.unknown || e.beyond:
+	case o.beyond || o.rms > e.rms:
+		e.rms, e.beyond = o.rms, o.beyond
+	}
+}
+
+// hostSize is the size of a latent input, computed on the host (exactly, scaled so that it
+// cannot overflow): rms NaN if it holds a NaN or an Inf, or cannot be read.
+func hostSize(t *tensors.Tensor) errNotFinite {
+	v, err := Values(t)
+	if err != nil || len(v) == 0 {
+		return errNotFinite{rms: math.NaN()}
+	}
+	m := 0.0
+	for _, x := range v {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return errNotFinite{rms: math.NaN()}
+		}
+		m = max(m, math.Abs(x))
+	}
+	if m == 0 {
+		return errNotFinite{}
+	}
+	ss := 0.0
+	for _, x := range v {
+		ss += (x / m) * (x / m)
+	}
+	return errNotFinite{rms: m * math.Sqrt(ss/float64(len(v)))}
+}
+
+// errNotFinite is a step's non-finite value, with the size of the latents that tells why.
+type errNotFinite struct {
+	// what: "eps", an ε evaluation is NaN or Inf, and rms is rms |x| of the latent x it was
+	// evaluated at (NaN if x holds a NaN, or, measured on the host, an Inf); "latent", a
+	// latent the step computed is, and rms is the largest rms |x| of the latents ε was
+	// evaluated at (0 if none is known).
+	what string
+	rms  float64
+	// beyond: rms |x| is beyond rms, where Σx² overflows (or x holds an Inf); unknown: the
+	// size of x is not known.
+	beyond, unknown bool
+	// param: x is an input of the step graph; state: x is a latent of the pass's starting
+	// state (set by the pass when it knows).
+	param, state bool
+}
+
+func (e errNotFinite) Error() string {
+	size := fmt.Sprintf("rms |x| = %.3g", e.rms)
+	if e.beyond {
+		size = fmt.Sprintf("rms |x| > %.3g (or an Inf)", e.rms)
+	}
+	if e.what == "eps" {
+		return "ε is NaN or Inf, for a latent of " + size
+	}
+	return "the latent overflowed to Inf/NaN, from a latent of " + size
+}
+
+// flagger collects the flags of a step graph: scalars computed with one dot product each,
+// [1, n]·[n, 1]. On the pure-Go backend that DotGeneral runs a plain loop (~15–20 µs for an
+// [8,3,32,32] float32 latent), where ReduceSum walks a generic index iterator (~3 ns per
+// value, ~80 µs, a third of a cheap step) and Abs, a branch per value, costs ~45 µs more
+// (so no mean |x| here); the [1, n]·[1, n] layout, or a wider rhs, takes an AVX-512 kernel,
+// faster in itself but measured (compute v0.1.6, an AVX-512 AMD EPYC) to make the
+// cheap step ~80 µs slower as a whole. On onnx a dot is one MatMul; IsFinite does not exist
+// there.
+type flagger struct {
+	flags []*Node
+	index map[flagKey]int
+	means map[int]*Node // the [n, 1] columns of 1/n, one per size
+}
+
+type flagKey struct {
+	x      *Node
+	square bool
+}
+
+func newFlagger() *flagger { return &flagger{index: map[flagKey]int{}, means: map[int]*Node{}} }
+
+// mean adds the flag mean(x) = Σ x_i/n and returns its index: NaN or ±Inf iff some value of
+// x is, and finite for finite x: its partial sums never exceed max|x|, where a plain sum
+// overflows (two values of 2·10³⁸ in float32 sum to Inf).
+func (f *flagger) mean(x *Node) int {
+	return f.add(flagKey{x, false}, func(n int) *Node {
+		w, ok := f.means[n]
+		if !ok {
+			w = FillScalar(x.Graph(), shapes.Make(x.DType(), n, 1), 1/float64(n))
+			f.means[n] = w
+		}
+		return DotGeneral(Reshape(x, 1, n), []int{1}, nil, w, []int{0}, nil)
+	})
+}
+
+// sumSquares adds the flag Σx² and returns its index: the size of x, NaN iff x has a NaN,
+// +Inf iff x has an Inf or its rms exceeds √(max/n) (~1e17 for an [8,3,32,32] float32
+// latent, ~1e152 in float64: diverged either way).
+func (f *flagger) sumSquares(x *Node) int {
+	return f.add(flagKey{x, true}, func(n int) *Node {
+		return DotGeneral(Reshape(x, 1, n), []int{1}, nil, Reshape(x, n, 1), []int{0}, nil)
+	})
+}
+
+func (f *flagger) add(k flagKey, dot func(n int) *Node) int {
+	if i, ok := f.index[k]; ok {
+		return i
+	}
+	f.index[k] = len(f.flags)
+	f.flags = append(f.flags, Reshape(dot(k.x.Shape().Size()), 1))
+	return len(f.flags) - 1
 }
 
 // epsGraph evaluates ε_θ(x) with CFG and the model's prediction type converted to ε.
@@ -427,18 +641,55 @@ func hostFloat64s(t *tensors.Tensor) []float64 {
 	panic(fmt.Errorf("unexpected flags tensor %s", t.Shape()))
 }
 
-// stepError wraps a step failure with where it happened.
-func stepError(err error, s Sampler, dir Direction, step, from, to int, net Level) error {
-	if nf, ok := err.(errNotFinite); ok {
-		if nf.what == "eps" {
-			return fmt.Errorf("%s %s, step %d (level %d → %d, t=%g): the model returned NaN or Inf: check the model, its weights and its input scale",
-				s.Name(), dir, step, from, to, net.T)
-		}
-		hint := ""
-		if s.Name() == NameBDIA && dir == Inversion {
-			hint = "; BDIA's inversion grows like (1/γ)^N: use γ ≥ 0.9 (spec §7.2)"
-		}
-		return fmt.Errorf("%s %s, step %d (level %d → %d): the latent overflowed to Inf/NaN%s", s.Name(), dir, step, from, to, hint)
+// stepError wraps a step failure with where it happened: step is the step's index in the
+// pass, from → to its levels, net its network level and n the grid's number of steps. A
+// non-finite value is reported by its cause: the latent given, the model, or the sampler.
+func stepError(err error, s Sampler, dir Direction, step, from, to int, net Level, n int) error {
+	where := fmt.Sprintf("%s %s, step %d (level %d → %d, t=%g)", s.Name(), dir, step, from, to, net.T)
+	nf, ok := err.(errNotFinite)
+	if !ok {
+		return fmt.Errorf("%s: %w", where, err)
 	}
-	return fmt.Errorf("%s %s, step %d (level %d → %d): %w", s.Name(), dir, step, from, to, err)
+	size := fmt.Sprintf("rms |x| = %.3g", nf.rms)
+	if nf.beyond {
+		size = fmt.Sprintf("rms |x| > %.3g (or an Inf)", nf.rms)
+	}
+	hint := instabilityHint(s, dir)
+	if nf.what == "latent" {
+		if nf.rms > 0 {
+			return fmt.Errorf("%s: the latent overflowed to Inf/NaN, from a latent of %s%s", where, size, hint)
+		}
+		return fmt.Errorf("%s: the latent overflowed to Inf/NaN%s", where, hint)
+	}
+	// ε is not finite. initial: its latent x is one the pass was given, not one it computed.
+	initial := nf.param && (step == 0 || nf.state)
+	switch {
+	case nf.unknown:
+		return fmt.Errorf("%s: ε is NaN or Inf: the model returned NaN or Inf, or the latent diverged%s", where, hint)
+	case math.IsNaN(nf.rms) && initial:
+		return fmt.Errorf("%s: the starting latent contains NaN or Inf: check the input (or the pass that produced it)", where)
+	case math.IsNaN(nf.rms):
+		return fmt.Errorf("%s: the latent overflowed to Inf/NaN%s", where, hint)
+	case nf.rms > divergedRMS && initial:
+		return fmt.Errorf("%s: ε of the starting latent is NaN or Inf, and that latent has %s, far beyond the O(1) scale of diffusion latents: check the input's scale (or the pass that produced it)", where, size)
+	case nf.rms > divergedRMS:
+		return fmt.Errorf("%s: the sampler diverged: the latent had grown to %s before step %d (diffusion latents are O(1)) and ε of it overflowed to NaN or Inf: %s %s is unstable at N = %d%s",
+			where, size, step, s.Name(), dir, n, hint)
+	}
+	return fmt.Errorf("%s: the model returned NaN or Inf for a finite input of %s: check the model, its weights and its input scale", where, size)
+}
+
+// instabilityHint names the known instabilities of s in direction dir.
+func instabilityHint(s Sampler, dir Direction) string {
+	switch sm := s.(type) {
+	case BDIA:
+		if dir == Inversion {
+			return "; BDIA's inversion grows like (1/γ)^N: use γ ≥ 0.9 (spec §7.2)"
+		}
+	case BELM:
+		if sm.K >= 3 {
+			return fmt.Sprintf("; %d-step BELM is not zero-stable, errors grow ~10× per step (spec §2.10): use belm (O-BELM)", sm.K)
+		}
+	}
+	return ""
 }

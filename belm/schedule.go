@@ -70,7 +70,10 @@ var (
 	SDConfig = SchedulerConfig{NumTrainTimesteps: 1000, BetaStart: 0.00085, BetaEnd: 0.012, BetaSchedule: "scaled_linear", TimestepSpacing: "linspace"}
 )
 
-// LoadSchedulerConfig reads a diffusers scheduler_config.json.
+// LoadSchedulerConfig reads a diffusers scheduler_config.json. Fields absent (or null) take
+// diffusers' defaults; fields present must make sense, since Defaults would otherwise read
+// an explicit 0 as "unset" (num_train_timesteps 0 run as 1000) or pass nonsense on
+// (clip_sample_range −1 turning clipping off): an error names the file, the field and the fix.
 func LoadSchedulerConfig(path string) (SchedulerConfig, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -79,6 +82,42 @@ func LoadSchedulerConfig(path string) (SchedulerConfig, error) {
 	var c SchedulerConfig
 	if err := json.Unmarshal(data, &c); err != nil {
 		return SchedulerConfig{}, fmt.Errorf("parsing scheduler config %s: %w", path, err)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return SchedulerConfig{}, fmt.Errorf("parsing scheduler config %s: %w", path, err)
+	}
+	present := func(field string) bool {
+		v, ok := raw[field]
+		return ok && string(v) != "null"
+	}
+	bad := func(field, got, fix string) error {
+		return fmt.Errorf("scheduler config %s: %s is %s: %s", path, field, got, fix)
+	}
+	if present("num_train_timesteps") && c.NumTrainTimesteps < 2 {
+		return SchedulerConfig{}, bad("num_train_timesteps", fmt.Sprint(c.NumTrainTimesteps),
+			"it must be at least 2 (the number of training timesteps; diffusers' default, 1000, applies when the field is absent)")
+	}
+	for _, b := range []struct {
+		field string
+		v     *float64
+		def   float64
+	}{{"beta_start", &c.BetaStart, 0.0001}, {"beta_end", &c.BetaEnd, 0.02}} {
+		switch {
+		case present(b.field) && !(*b.v > 0 && *b.v < 1):
+			return SchedulerConfig{}, bad(b.field, fmt.Sprint(*b.v),
+				fmt.Sprintf("it must lie in (0, 1) (diffusers' default, %g, applies when the field is absent)", b.def))
+		case !present(b.field):
+			*b.v = b.def // diffusers' default, also when only the other one is given
+		}
+	}
+	if present("clip_sample_range") && !(c.ClipSampleRange > 0 && !math.IsInf(c.ClipSampleRange, 0)) {
+		return SchedulerConfig{}, bad("clip_sample_range", fmt.Sprint(c.ClipSampleRange),
+			"it must be a finite number > 0 (x̂₀ is clipped to [−range, range]; set clip_sample to false to turn clipping off)")
+	}
+	if present("steps_offset") && c.StepsOffset < 0 {
+		return SchedulerConfig{}, bad("steps_offset", fmt.Sprint(c.StepsOffset),
+			"it must be ≥ 0 (the shift added to every inference timestep; diffusers' default is 0)")
 	}
 	return c.Defaults(), nil
 }

@@ -24,7 +24,7 @@ func TestXLARuntimeAgreesWithGo(t *testing.T) {
 	m := gmm(t)
 	g := grids(t, belm.SDConfig, 20)[0]
 	for _, c := range []struct {
-		dt         dtypes.DType
+		dt        dtypes.DType
 		agree, rt float64
 	}{{dtypes.Float32, 1e-5, 1e-5}, {dtypes.Float64, 1e-12, 1e-10}} {
 		noise := tensorOf(t, belm.Normal(30, 8*dim), c.dt)
