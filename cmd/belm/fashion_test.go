@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -81,10 +82,9 @@ func TestFashionMNISTReconstruction(t *testing.T) {
 func TestFrechetCommand(t *testing.T) {
 	needFashionMNIST(t)
 	out := filepath.Join(t.TempDir(), "fd")
-	js := capture(t, func() error {
-		return runFrechet([]string{"--model_id", fashionModel, "--classifier", fashionClassifier, "--num_samples", "20", "--batch_size", "10",
-			"--sampler_type", "ddim,belm", "--num_inference_steps", "5", "--grid_size", "4", "--save_dir", out, "--format", "json", "--quiet"})
-	})
+	args := []string{"--model_id", fashionModel, "--classifier", fashionClassifier, "--num_samples", "21", "--batch_size", "7", "--num_reference", "300",
+		"--sampler_type", "ddim,belm", "--num_inference_steps", "5", "--grid_size", "4", "--format", "json", "--quiet"}
+	js := capture(t, func() error { return runFrechet(append(args, "--save_dir", out)) })
 	var res struct {
 		Gamma float64 `json:"bdia_gamma"`
 		Floor struct {
@@ -106,7 +106,7 @@ func TestFrechetCommand(t *testing.T) {
 	for _, r := range res.Results {
 		// 20 samples against 10,000 test images: the small-sample bias alone is large, but
 		// the distance is finite and positive.
-		if !(r.FD > 0 && !math.IsInf(r.FD, 0)) || r.Samples != 20 {
+		if !(r.FD > 0 && !math.IsInf(r.FD, 0)) || r.Samples != 21 {
 			t.Errorf("%s: Fréchet distance %g of %d samples", r.Sampler, r.FD, r.Samples)
 		}
 		if img := decodePNG(t, r.Grid); img.Bounds().Dx() < 2*28 {
@@ -122,6 +122,39 @@ func TestFrechetCommand(t *testing.T) {
 		}
 	}
 	noTempFiles(t, out)
+
+	// The same run in 3 shards (a batch each), merged: the same distances to 1e-10 (the
+	// moments add in another order), the same grids.
+	shards := t.TempDir()
+	for i := range 3 {
+		capture(t, func() error {
+			return runFrechet(append(args, "--save_dir", filepath.Join(shards, fmt.Sprint(i)), "--shard", fmt.Sprintf("%d/3", i)))
+		})
+	}
+	merged := filepath.Join(t.TempDir(), "merged")
+	mjs := capture(t, func() error {
+		return runMerge([]string{"--inputs", filepath.Join(shards, "*"), "--save_dir", merged, "--format", "json"})
+	})
+	var m struct {
+		Results []struct {
+			FD float64 `json:"frechet_distance"`
+			N  int     `json:"num_samples"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(mjs), &m); err != nil || len(m.Results) != 2 {
+		t.Fatalf("merged: %v\n%s", err, mjs)
+	}
+	for i, r := range m.Results {
+		if d := math.Abs(r.FD - res.Results[i].FD); d > 1e-10 || r.N != 21 {
+			t.Errorf("%s: merged %v (%d samples) vs whole run %v: |Δ| = %.2e", res.Results[i].Sampler, r.FD, r.N, res.Results[i].FD, d)
+		}
+		t.Logf("%s: Fréchet distance, whole run %.12g, 3 shards merged %.12g", res.Results[i].Sampler, res.Results[i].FD, r.FD)
+	}
+	a, _ := os.ReadFile(filepath.Join(out, "samples_belm_N5.png"))
+	b, _ := os.ReadFile(filepath.Join(merged, "samples_belm_N5.png"))
+	if len(a) == 0 || string(a) != string(b) {
+		t.Error("the merged grid differs from the whole run's")
+	}
 }
 
 // Interpolation between inverted test images, all pairs in one grid too.

@@ -6,16 +6,11 @@ package main
 // other implementation. The work is done by package belm/pipeline.
 
 import (
-	"github.com/belmlab/workbench/internal/atomicfile"
-
-	"bytes"
-	"encoding/csv"
 	"fmt"
 	"image"
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -25,14 +20,12 @@ import (
 	"github.com/belmlab/workbench/belm"
 	"github.com/belmlab/workbench/belm/pipeline"
 	"github.com/belmlab/workbench/belm/safetensors"
-	"github.com/belmlab/workbench/belm/study"
 	"github.com/belmlab/workbench/viz"
 )
 
 func init() {
 	register("sample", "sample images from a diffusers UNet2DModel (google/ddpm-cifar10-32, …): PNGs and a grid per batch", runSample)
 	register("interpolate", "slerp between two noises (or two inverted images) and sample: one 11-wide grid per pair", runInterpolate)
-	register("reconstruct", "invert and reconstruct images with a UNet2DModel: MSE per image (CSV) and averages", runReconstruct)
 	register("eps", "evaluate a UNet2DModel on the x and t tensors of a safetensors file; write eps", runEps)
 }
 
@@ -135,6 +128,8 @@ func runSample(args []string) error {
 	seed := fs.Uint64("seed", 1, "seed of the first batch; batch k uses seed+k (noise drawn on the host: the same on every backend)")
 	startIndex := fs.Int("start_index", 0, atLeast(0), "added to the seeds (the reference's --start_index)")
 	saveDir := fs.String("save_dir", "out/samples", "folder for the PNGs")
+	var sh shard
+	sh.register(fs) // the shards' files together are the whole run's: no merge needed
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -153,10 +148,19 @@ func runSample(args []string) error {
 		return err
 	}
 	what := s.Name()
-	mf.observe(p, *testNum**n, &what)
+	mine := 0
+	for k := 0; k < *testNum; k++ {
+		if sh.has(k) {
+			mine++
+		}
+	}
+	mf.observe(p, mine**n, &what)
 	start := time.Now()
 	var files []string
 	for k := 0; k < *testNum; k++ {
+		if !sh.has(k) {
+			continue
+		}
 		sd := *seed + uint64(*startIndex) + uint64(k)
 		what = fmt.Sprintf("%s seed %d", s.Name(), sd)
 		x, err := p.Sample(s, *n, pipeline.Noise(sd, p.Size(*batch)), *batch)
@@ -307,170 +311,6 @@ func runInterpolate(args []string) error {
 		return save(all, len(pairs), fmt.Sprintf("all_%s_inter_%s_%d.png", s.Name(), *slerp, *n))
 	}
 	return nil
-}
-
-// reconRow is one line of the reconstruction CSV.
-type reconRow struct {
-	Sampler string  `json:"sampler"`
-	N       int     `json:"num_inference_steps"`
-	Image   string  `json:"image"`
-	Noise   float64 `json:"noise_std"` // std of the inverted x_N
-	pipeline.Errors
-}
-
-// reconSummary is the average over the images of one sampler and N.
-type reconSummary struct {
-	Sampler string  `json:"sampler"`
-	N       int     `json:"num_inference_steps"`
-	Images  int     `json:"images"`
-	Seconds float64 `json:"seconds"`
-	pipeline.Errors
-	// The paper's Table 5 (latent-space MSE of SD-1.5 on COCO-14: the MSE in the space the
-	// model works in, as Latent is here), where it has the sampler and N.
-	PaperTable5 *float64 `json:"paper_table5_latent_mse,omitempty"`
-}
-
-func runReconstruct(args []string) error {
-	fs := newFlagSet("reconstruct")
-	var mf modelFlags
-	mf.register(fs, defaultModel)
-	samplers := fs.NonEmpty("sampler_type", "ddim,edict,bdia,belm", "comma-separated samplers")
-	ns := fs.Ints("num_inference_steps", "10,20", between(1, 1000), 1, "comma-separated step counts N")
-	var src imageSource
-	src.register(fs, "the images to reconstruct")
-	testNum := fs.Int("test_num", 100, between(1, 1<<30), "at most this many images")
-	batch := fs.Int("batch_size", 8, between(1, 1<<20), "images per batch")
-	saveDir := fs.String("save_dir", "out/reconstruct", "folder for reconstruction.csv (and the reconstructions with --save_images)")
-	saveImages := fs.Bool("save_images", false, "also write each reconstruction as a PNG")
-	format := fs.formatFlag("the summary on stdout")
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if !src.given() {
-		return usagef("--directory or --dataset is required: the images to invert and reconstruct")
-	}
-	if err := checkOutputDir("save_dir", *saveDir, src.directory); err != nil {
-		return err
-	}
-	nList, names := *ns, splitList(*samplers)
-	p, err := mf.load()
-	if err != nil {
-		return err
-	}
-	if err := checkBatch(p, *batch, fmt.Sprintf("--batch_size %d", *batch)); err != nil {
-		return err
-	}
-	imgs, err := src.open(p, *testNum)
-	if err != nil {
-		return err
-	}
-	paths := imgs.names
-	var sams []belm.Sampler
-	for _, name := range names {
-		s, err := p.Sampler(name, mf.options(), false)
-		if err != nil {
-			return err
-		}
-		sams = append(sams, s)
-	}
-	for _, n := range nList {
-		if _, err := p.Grid(n); err != nil {
-			return err
-		}
-	}
-	total := 0
-	nBatches := (len(paths) + *batch - 1) / *batch
-	for _, n := range nList {
-		total += 2 * n * nBatches * len(sams)
-	}
-	what := ""
-	mf.observe(p, total, &what)
-	var rows []reconRow
-	var sums []reconSummary
-	var js []byte
-	csvPath := filepath.Join(*saveDir, "reconstruction.csv")
-	// save writes the CSV, the JSON and the figure of the rows so far: a long run that
-	// stops keeps what it measured.
-	save := func() error {
-		var buf bytes.Buffer
-		w := csv.NewWriter(&buf)
-		w.Write([]string{"sampler", "num_inference_steps", "image", "mse_latent", "mse_pm1", "mse_01", "noise_std"})
-		g := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
-		for _, r := range rows {
-			w.Write([]string{r.Sampler, strconv.Itoa(r.N), r.Image, g(r.Latent), g(r.PM1), g(r.Unit), g(r.Noise)})
-		}
-		w.Flush()
-		if err := atomicfile.WriteFile(csvPath, buf.Bytes()); err != nil {
-			return err
-		}
-		summary := map[string]any{"model_id": mf.modelID, "dtype": p.DType().String(), "backend": p.Runner.Backend().Name(),
-			"images": len(paths), "csv": csvPath, "bdia_gamma": mf.gamma, "edict_p": mf.p, "summary": sums}
-		var err error
-		js, err = saveStudy(*saveDir, "reconstruction", summary, true, viz.Options{
-			Title:  fmt.Sprintf("Reconstruction error, %d images, %s", len(paths), p.DType()),
-			YLabel: "MSE of reconstruction ([−1, 1] scale)", XLabel: "steps N"})
-		return err
-	}
-	for _, n := range nList {
-		for _, s := range sams {
-			what = fmt.Sprintf("%s N=%d", s.Name(), n)
-			start := time.Now()
-			var errs []pipeline.Errors
-			for b0 := 0; b0 < len(paths); b0 += *batch {
-				bp := paths[b0:min(b0+*batch, len(paths))]
-				x0, err := imgs.load(b0, b0+len(bp))
-				if err != nil {
-					return err
-				}
-				recon, xN, err := p.Reconstruct(s, n, x0, len(bp))
-				if err != nil {
-					return fmt.Errorf("%s N=%d, images %s…: %w", s.Name(), n, bp[0], err)
-				}
-				es := pipeline.ReconstructionErrors(x0, recon, len(bp))
-				per := len(xN) / len(bp)
-				for i, e := range es {
-					rows = append(rows, reconRow{Sampler: s.Name(), N: n, Image: bp[i], Noise: std(xN[i*per : (i+1)*per]), Errors: e})
-				}
-				errs = append(errs, es...)
-				if *saveImages {
-					imgs, err := p.Images(recon, len(bp))
-					if err != nil {
-						return err
-					}
-					for i, img := range imgs {
-						base := strings.TrimSuffix(filepath.Base(bp[i]), filepath.Ext(bp[i]))
-						if err := savePNG(img, filepath.Join(*saveDir, fmt.Sprintf("%s_N%d_%04d_%s.png", s.Name(), n, b0+i, base))); err != nil {
-							return err
-						}
-					}
-				}
-			}
-			p.Runner.ReleaseGraphs() // each sampler's ORT sessions hold arenas of the batch's size
-			sum := reconSummary{Sampler: s.Name(), N: n, Images: len(errs), Seconds: time.Since(start).Seconds(), Errors: pipeline.Mean(errs)}
-			if v, ok := study.PaperValue(study.PaperLatentReconstructionMSE, s.Name(), n); ok {
-				sum.PaperTable5 = &v
-			}
-			sums = append(sums, sum)
-			if err := save(); err != nil {
-				return err
-			}
-		}
-	}
-	if *format == "json" {
-		_, err := os.Stdout.Write(js)
-		return err
-	}
-	fmt.Printf("%s, %d images, %s on %s (per image: %s)\n", mf.modelID, len(paths), p.DType(), p.Runner.Backend().Name(), csvPath)
-	tw := table(os.Stdout)
-	fmt.Fprintln(tw, "sampler\tN\tmse latent\tmse [-1,1] (paper)\tmse [0,1] 8-bit (code)\tpaper Table 5 (SD latent)\tseconds\t")
-	for _, s := range sums {
-		paper := "–"
-		if s.PaperTable5 != nil {
-			paper = fmt.Sprintf("%.3f", *s.PaperTable5)
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%.3e\t%.3e\t%.3e\t%s\t%.1f\t\n", s.Sampler, s.N, s.Latent, s.PM1, s.Unit, paper, s.Seconds)
-	}
-	return tw.Flush()
 }
 
 // readEpsInput reads x (in *dtype; "" picks the dtype of x, and sets it) and the network
