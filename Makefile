@@ -36,8 +36,9 @@ vet-xla:
 
 ## test-xla: on a machine with a PJRT plugin (`belm install-xla --plugin cpu|cuda`), the xla backend against go;
 ## XLA_BACKEND=xla:cuda on a GPU. Not part of `make test`.
+XLA_BACKEND ?= xla:cpu
 test-xla:
-	$(GO) test -count=1 -tags xla -run XLARuntime -v ./belm/
+	XLA_BACKEND=$(XLA_BACKEND) $(GO) test -count=1 -tags xla -run XLARuntime -v ./belm/
 
 test-go:
 	$(GO) test -count=1 ./...
