@@ -156,11 +156,7 @@ func (r *Runner) runMultistep(s Multistep, g *Grid, st State, to int, dir Direct
 				}
 			}
 		}
-		exec := r.execKept // ε's latent, the newest, stays in the window: never donated
-		if W == 1 {
-			exec = r.exec // DDIM's one latent is donated to the next step
-		}
-		out, keep, err := exec(kind, body, latents, r.params(net, coef...), donate...)
+		out, keep, err := r.exec(kind, body, latents, r.params(net, coef...), donate...)
 		if err != nil {
 			return State{}, stepError(err, s, dir, k, newest, target, net, g.N())
 		}
@@ -247,11 +243,7 @@ func (r *Runner) evalEps(x *tensors.Tensor, net Level) (*tensors.Tensor, error) 
 	body := func(env stepEnv, in []*Node) ([]*Node, []*Node) {
 		return []*Node{env.Eps(in[0])}, nil
 	}
-	out, _, err := r.execKept("eps", body, []*tensors.Tensor{x}, r.params(net))
-	if nf, ok := err.(errNotFinite); ok {
-		nf.state = true // x is a latent of the pass's starting state
-		return nil, nf
-	}
+	out, _, err := r.exec("eps", body, []*tensors.Tensor{x}, r.params(net))
 	if err != nil {
 		return nil, err
 	}

@@ -41,8 +41,7 @@ type Runner struct {
 	Observer func(StepInfo)
 
 	mu           sync.Mutex
-	execs        map[string]*model.Exec
-	layouts      sync.Map // kind → *flagLayout, set when the kind's graph is built
+	execs        map[string]*stepExec
 	compilations atomic.Int64
 	nfe          atomic.Int64
 }
@@ -76,7 +75,7 @@ func NewRunner(m Model, config string, dtype dtypes.DType) (*Runner, error) {
 	if sp, ok := m.(StoreProvider); ok && sp.Store() != nil {
 		store = sp.Store()
 	}
-	return &Runner{backend: b, config: config, model: m, store: store, dtype: dtype, execs: map[string]*model.Exec{}}, nil
+	return &Runner{backend: b, config: config, model: m, store: store, dtype: dtype, execs: map[string]*stepExec{}}, nil
 }
 
 // Backend returns the backend the runner executes on.
@@ -267,25 +266,15 @@ type stepEnv struct {
 }
 
 // stepGraph is the body of a step graph: given the latent inputs it returns the new latents
-// (first the main one) and the ε values to keep.
+// (first the main one) and the ε values of the step to keep.
 type stepGraph func(env stepEnv, latents []*Node) (out []*Node, keep []*Node)
 
-// flagLayout says what each entry of a step graph's flags vector (its last result) checks.
-type flagLayout struct {
-	nOut int        // the number of new latents among the graph's results
-	outs []int      // mean(v) of the main new latent, and of kept values that are not ε of the step
-	eps  []epsFlags // every ε evaluated in the step, in the order the graph computed them
-}
-
-// epsFlags locates the flags of one ε evaluation: mean(ε), and Σx² of the latent x it was
-// evaluated at, of n values (see flagger). param is x's index among the graph's latent
-// inputs, −1 if the graph computes x; in is −1 when x is a latent input whose Σx² the host
-// computes if needed (see execKept).
-type epsFlags struct {
-	eps, in int
-	n       int
-	param   int
-	big     float64 // Σx² in x's dtype overflows beyond rms |x| = big
+// stepExec is a compiled step graph with the layout of its flags, recorded (under Runner.mu)
+// when the graph is built.
+type stepExec struct {
+	*model.Exec
+	nOut   int    // the new latents among the results; the kept ε values follow them
+	inputs []bool // for each ε evaluated, in order: whether at one of the latent inputs
 }
 
 // divergedRMS is the rms |x| beyond which a latent counts as diverged when ε of it is not
@@ -299,13 +288,7 @@ const divergedRMS = 1e4
 
 // exec runs the step graph `kind` (built on first use) on the latents; it returns the new
 // latents and the kept ε values, or an errNotFinite if some ε evaluated in the step, or the
-// main new latent, is not finite.
-//
-// Each step graph returns, besides its results, a vector of flags (see flagger): for the
-// main new latent, and for every ε the graph evaluates, one for ε and one for the latent ε
-// was evaluated at. Every ε is checked where it is computed (kept ε values from earlier
-// steps were checked in their own step), and when one is not finite the size of its input
-// tells a model failing on a sane latent from a sampler whose latent has diverged.
+// main new latent, is not finite (see newStepExec).
 //
 // Latents with donate[i] set are donated to the execution (GoMLX buffer donation): the
 // backend may reuse their buffers for the step's results (the pure-Go backend computes
@@ -313,77 +296,19 @@ const divergedRMS = 1e4
 // pass loops donate only state they created themselves, that nothing else can see (no
 // Observer) and that no later step needs. donate may be nil.
 func (r *Runner) exec(kind string, body stepGraph, latents []*tensors.Tensor, params *tensors.Tensor, donate ...bool) ([]*tensors.Tensor, []*tensors.Tensor, error) {
-	return r.execStep(kind, body, false, latents, params, donate)
-}
-
-// execKept is exec for step graphs that evaluate ε only at latents computed in the graph or
-// at latent inputs that are never donated (the pass loops keep them): the size of such an
-// input is computed on the host, from the input itself, only when ε of it is not finite,
-// which spares each step a dot product over it. A kind must always run through the same one
-// of exec and execKept.
-func (r *Runner) execKept(kind string, body stepGraph, latents []*tensors.Tensor, params *tensors.Tensor, donate ...bool) ([]*tensors.Tensor, []*tensors.Tensor, error) {
-	return r.execStep(kind, body, true, latents, params, donate)
-}
-
-func (r *Runner) execStep(kind string, body stepGraph, kept bool, latents []*tensors.Tensor, params *tensors.Tensor, donate []bool) ([]*tensors.Tensor, []*tensors.Tensor, error) {
-	nl := len(latents)
 	r.mu.Lock()
 	e, ok := r.execs[kind]
 	if !ok {
-		fn := func(scope *model.Scope, in []*Node) []*Node {
-			r.compilations.Add(1)
-			xs, params := in[:nl], in[nl]
-			var cond, uncond *Node
-			if len(in) > nl+1 {
-				cond = in[nl+1]
-			}
-			if len(in) > nl+2 {
-				uncond = in[nl+2]
-			}
-			param := func(i int) *Node { return Reshape(Slice(params, AxisElem(i))) }
-			tm := Time{T: param(pT), Alpha: param(pAlpha), Sigma: param(pSigma)}
-			fl := newFlagger()
-			layout := &flagLayout{}
-			isEps := map[*Node]bool{}
-			epsAt := func(x *Node, tm Time) *Node {
-				e := r.epsGraph(scope, x, tm, param(pGuidance), cond, uncond)
-				isEps[e] = true
-				n := x.Shape().Size()
-				big := math.MaxFloat64
-				if x.DType() == dtypes.Float32 {
-					big = math.MaxFloat32
-				}
-				ef := epsFlags{eps: fl.mean(e), in: -1, n: n, param: slices.Index(xs, x), big: math.Sqrt(big / float64(n))}
-				if !kept || ef.param < 0 {
-					ef.in = fl.sumSquares(x)
-				}
-				layout.eps = append(layout.eps, ef)
-				return e
-			}
-			env := stepEnv{Eps: func(x *Node) *Node { return epsAt(x, tm) }, EpsAt: epsAt, Param: param}
-			out, keep := body(env, xs)
-			layout.nOut = len(out)
-			// The main new latent; the others (EDICT's second chain) feed ε next step, whose
-			// check sees them.
-			layout.outs = append(layout.outs, fl.mean(out[0]))
-			for _, k := range keep {
-				if !isEps[k] {
-					layout.outs = append(layout.outs, fl.mean(k))
-				}
-			}
-			r.layouts.Store(kind, layout)
-			return append(append(out, keep...), Concatenate(fl.flags, 0))
-		}
 		var err error
-		e, err = model.NewExec(r.backend, r.store, fn)
-		if err != nil {
+		if e, err = r.newStepExec(body, len(latents)); err != nil {
 			r.mu.Unlock()
 			return nil, nil, err
 		}
 		r.execs[kind] = e
 	}
 	r.mu.Unlock()
-	args := make([]any, 0, nl+3)
+	n := latents[0].Shape().Size()
+	args := make([]any, 0, len(latents)+3)
 	for i, l := range latents {
 		if i < len(donate) && donate[i] {
 			d, err := DonateTensorBuffer(l, r.backend, 0)
@@ -401,183 +326,145 @@ func (r *Runner) execStep(kind string, body stepGraph, kept bool, latents []*ten
 			args = append(args, r.uncond)
 		}
 	}
-	res, err := e.Exec(args...)
+	res, err := e.Exec.Exec(args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("executing the %s step graph: %w", kind, err)
 	}
 	flags := slices.Clone(hostFloat64s(res[len(res)-1]))
 	res[len(res)-1].FinalizeAll()
-	res = res[:len(res)-1]
-	l, _ := r.layouts.Load(kind)
-	layout := l.(*flagLayout)
-	if err := layout.check(flags, latents, donate); err != nil {
+	r.mu.Lock()
+	nOut, inputs := e.nOut, e.inputs
+	r.mu.Unlock()
+	if err := check(flags, inputs, n, r.dtype); err != nil {
 		return nil, nil, err
 	}
-	return res[:layout.nOut], res[layout.nOut:], nil
+	return res[:nOut], res[nOut : len(res)-1], nil
 }
 
-// check returns an errNotFinite for the first non-finite value among the flags, in causal
-// order: the ε evaluations in the order computed, then the new latent. latents and donate
-// are the step's inputs, for the sizes the graph left to the host.
-func (l *flagLayout) check(flags []float64, latents []*tensors.Tensor, donate []bool) error {
-	bad := func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }
-	// sizeAt is the size of the latent ε e was evaluated at: from the input itself when it
-	// is one and was not donated (exact, and it tells an Inf from a huge value), else from
-	// the graph's flag.
-	sizeAt := func(e epsFlags) errNotFinite {
-		switch {
-		case e.param >= 0 && (e.param >= len(donate) || !donate[e.param]):
-			return hostSize(latents[e.param])
-		case e.in >= 0:
-			return sizeOf(flags[e.in], e.n, e.big)
+// newStepExec returns the step graph of body on nl latent inputs (of the same shape). Its
+// results are the new latents, the kept ε values and a vector of flags, scalars the host
+// checks after the step: for every ε the graph evaluates, in order, mean(ε) and Σx² of the
+// latent x it was evaluated at, then the mean of the main new latent. So every ε is checked
+// where it is computed (kept ε values are ε of their own step); EDICT's second chain is
+// checked as the input of ε in the next step.
+//
+// A mean is NaN or ±Inf iff some value is, and finite for finite values (its partial sums
+// stay below max |v|, where a sum of two 2e38 overflows float32): a finite ε of 1e38 is not
+// called Inf. Σx² is the size of ε's input, which tells a model failing on a sane latent from
+// a sampler whose latent has diverged: NaN iff x has a NaN, +Inf iff x has an Inf or its
+// rms exceeds √(max/n) (~1e17 for an [8,3,32,32] float32 latent, ~1e152 in float64).
+//
+// Each flag is one dot product, on the pure-Go backend a plain loop (~15–20 µs for an
+// [8,3,32,32] float32 latent) where ReduceSum walks a generic index iterator (~80 µs) and Abs
+// adds a branch per value. Measured fastest there (compute v0.1.6): a mean as [1, n]·[n, 1]
+// with a constant column (the [1, n]·[1, n] layout's AVX-512 kernel made the step ~80 µs
+// slower), Σx² as the rank-1 x·x ([1, n]·[n, 1] of x with itself: up to ~50 µs slower in
+// float64). On onnx a dot is a MatMul; IsFinite does not exist there.
+func (r *Runner) newStepExec(body stepGraph, nl int) (*stepExec, error) {
+	se := &stepExec{}
+	fn := func(scope *model.Scope, in []*Node) []*Node {
+		r.compilations.Add(1)
+		xs, params := in[:nl], in[nl]
+		var cond, uncond *Node
+		if len(in) > nl+1 {
+			cond = in[nl+1]
 		}
-		return errNotFinite{rms: math.NaN(), unknown: true} // not reached: see execKept
+		if len(in) > nl+2 {
+			uncond = in[nl+2]
+		}
+		param := func(i int) *Node { return Reshape(Slice(params, AxisElem(i))) }
+		tm := Time{T: param(pT), Alpha: param(pAlpha), Sigma: param(pSigma)}
+		n := xs[0].Shape().Size()
+		col := FillScalar(xs[0].Graph(), shapes.Make(xs[0].DType(), n, 1), 1/float64(n))
+		mean := func(v *Node) *Node {
+			return Reshape(DotGeneral(Reshape(v, 1, n), []int{1}, nil, col, []int{0}, nil), 1)
+		}
+		sumSq := func(v *Node) *Node {
+			v = Reshape(v, n)
+			return Reshape(DotGeneral(v, []int{0}, nil, v, []int{0}, nil), 1)
+		}
+		var flags []*Node
+		var inputs []bool
+		epsAt := func(x *Node, tm Time) *Node {
+			e := r.epsGraph(scope, x, tm, param(pGuidance), cond, uncond)
+			flags = append(flags, mean(e), sumSq(x))
+			inputs = append(inputs, slices.Contains(xs, x))
+			return e
+		}
+		env := stepEnv{Eps: func(x *Node) *Node { return epsAt(x, tm) }, EpsAt: epsAt, Param: param}
+		out, keep := body(env, xs)
+		flags = append(flags, mean(out[0]))
+		r.mu.Lock()
+		se.nOut, se.inputs = len(out), inputs
+		r.mu.Unlock()
+		return append(append(out, keep...), Concatenate(flags, 0))
 	}
-	for _, e := range l.eps {
-		if !bad(flags[e.eps]) {
+	var err error
+	se.Exec, err = model.NewExec(r.backend, r.store, fn)
+	return se, err
+}
+
+// check returns an errNotFinite for the first non-finite value among a step's flags (see
+// newStepExec), in causal order: the ε evaluations in the order computed, then the new
+// latent. inputs says which ε were evaluated at latent inputs; latents have n values of dt.
+func check(flags []float64, inputs []bool, n int, dt dtypes.DType) error {
+	bad := func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }
+	size := func(i int) errNotFinite { // of the latent ε i was evaluated at, from its Σx²
+		if ss := flags[2*i+1]; !math.IsInf(ss, 1) {
+			return errNotFinite{rms: math.Sqrt(ss / float64(n))}
+		}
+		big := math.MaxFloat64
+		if dt == dtypes.Float32 {
+			big = math.MaxFloat32
+		}
+		return errNotFinite{rms: math.Sqrt(big / float64(n)), beyond: true}
+	}
+	for i, in := range inputs {
+		if !bad(flags[2*i]) {
 			continue
 		}
-		nf := sizeAt(e)
-		if e.param < 0 && (nf.beyond || math.IsNaN(nf.rms)) {
-			// A latent computed within the step (EDICT's) overflowed, and ε of it is NaN.
-			nf.what = "latent"
-			return nf
+		e := size(i)
+		e.what, e.param = "eps", in
+		if !in && (e.beyond || math.IsNaN(e.rms)) {
+			e.what = "latent" // a latent computed within the step (EDICT's) overflowed
 		}
-		nf.what, nf.param = "eps", e.param >= 0
-		return nf
+		return e
 	}
-	for _, o := range l.outs {
-		if bad(flags[o]) {
-			size := errNotFinite{what: "latent"} // the largest rms |x| of the latents ε was evaluated at
-			for _, e := range l.eps {
-				size.grow(sizeAt(e))
-			}
-			return size
+	if !bad(flags[len(flags)-1]) {
+		return nil
+	}
+	e := errNotFinite{what: "latent"} // with the largest rms |x| of the latents ε was evaluated at
+	for i := range inputs {
+		if s := size(i); s.rms > e.rms {
+			e.rms, e.beyond = s.rms, s.beyond
 		}
 	}
-	return nil
+	return e
 }
 
-// sizeOf is the size of a latent of n values whose Σx² is ss: rms |x|, or beyond = true and
-// rms = big when Σx² is +Inf (an Inf in x, or finite x beyond what Σx² holds).
-func sizeOf(ss float64, n int, big float64) errNotFinite {
-	if math.IsInf(ss, 1) {
-		return errNotFinite{rms: big, beyond: true}
-	}
-	return errNotFinite{rms: math.Sqrt(ss / float64(n))}
-}
-
-// grow makes e's size the larger of e's and o's, ignoring unknown ones.
-func (e *errNotFinite) grow(o errNotFinite) {
-	switch {
-	case math.IsNaN(o.rms) || o.unknown || e.beyond:
-	case o.beyond || o.rms > e.rms:
-		e.rms, e.beyond = o.rms, o.beyond
-	}
-}
-
-// hostSize is the size of a latent input, computed on the host (exactly, scaled so that it
-// cannot overflow): rms NaN if it holds a NaN or an Inf, or cannot be read.
-func hostSize(t *tensors.Tensor) errNotFinite {
-	v, err := Values(t)
-	if err != nil || len(v) == 0 {
-		return errNotFinite{rms: math.NaN()}
-	}
-	m := 0.0
-	for _, x := range v {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return errNotFinite{rms: math.NaN()}
-		}
-		m = max(m, math.Abs(x))
-	}
-	if m == 0 {
-		return errNotFinite{}
-	}
-	ss := 0.0
-	for _, x := range v {
-		ss += (x / m) * (x / m)
-	}
-	return errNotFinite{rms: m * math.Sqrt(ss/float64(len(v)))}
-}
-
-// errNotFinite is a step's non-finite value, with the size of the latents that tells why.
+// errNotFinite is a step's non-finite value. what: "eps", an ε evaluation is NaN or Inf, and
+// rms is rms |x| of the latent x it was evaluated at (NaN if x holds a NaN); "latent", a
+// latent the step computed is, and rms is the largest rms |x| of the latents ε was evaluated
+// at. beyond: rms |x| is beyond rms, where Σx² overflows (or x holds an Inf). param: x is a
+// latent input of the step graph.
 type errNotFinite struct {
-	// what: "eps", an ε evaluation is NaN or Inf, and rms is rms |x| of the latent x it was
-	// evaluated at (NaN if x holds a NaN, or, measured on the host, an Inf); "latent", a
-	// latent the step computed is, and rms is the largest rms |x| of the latents ε was
-	// evaluated at (0 if none is known).
-	what string
-	rms  float64
-	// beyond: rms |x| is beyond rms, where Σx² overflows (or x holds an Inf); unknown: the
-	// size of x is not known.
-	beyond, unknown bool
-	// param: x is an input of the step graph; state: x is a latent of the pass's starting
-	// state (set by the pass when it knows).
-	param, state bool
+	what          string
+	rms           float64
+	beyond, param bool
+}
+
+func (e errNotFinite) size() string {
+	if e.beyond {
+		return fmt.Sprintf("rms |x| > %.3g (or an Inf)", e.rms)
+	}
+	return fmt.Sprintf("rms |x| = %.3g", e.rms)
 }
 
 func (e errNotFinite) Error() string {
-	size := fmt.Sprintf("rms |x| = %.3g", e.rms)
-	if e.beyond {
-		size = fmt.Sprintf("rms |x| > %.3g (or an Inf)", e.rms)
-	}
 	if e.what == "eps" {
-		return "ε is NaN or Inf, for a latent of " + size
+		return "ε is NaN or Inf, for a latent of " + e.size()
 	}
-	return "the latent overflowed to Inf/NaN, from a latent of " + size
-}
-
-// flagger collects the flags of a step graph: scalars computed with one dot product each,
-// [1, n]·[n, 1]. On the pure-Go backend that DotGeneral runs a plain loop (~15–20 µs for an
-// [8,3,32,32] float32 latent), where ReduceSum walks a generic index iterator (~3 ns per
-// value, ~80 µs, a third of a cheap step) and Abs, a branch per value, costs ~45 µs more
-// (so no mean |x| here); the [1, n]·[1, n] layout, or a wider rhs, takes an AVX-512 kernel,
-// faster in itself but measured (compute v0.1.6, an AVX-512 AMD EPYC) to make the
-// cheap step ~80 µs slower as a whole. On onnx a dot is one MatMul; IsFinite does not exist
-// there.
-type flagger struct {
-	flags []*Node
-	index map[flagKey]int
-	means map[int]*Node // the [n, 1] columns of 1/n, one per size
-}
-
-type flagKey struct {
-	x      *Node
-	square bool
-}
-
-func newFlagger() *flagger { return &flagger{index: map[flagKey]int{}, means: map[int]*Node{}} }
-
-// mean adds the flag mean(x) = Σ x_i/n and returns its index: NaN or ±Inf iff some value of
-// x is, and finite for finite x: its partial sums never exceed max|x|, where a plain sum
-// overflows (two values of 2·10³⁸ in float32 sum to Inf).
-func (f *flagger) mean(x *Node) int {
-	return f.add(flagKey{x, false}, func(n int) *Node {
-		w, ok := f.means[n]
-		if !ok {
-			w = FillScalar(x.Graph(), shapes.Make(x.DType(), n, 1), 1/float64(n))
-			f.means[n] = w
-		}
-		return DotGeneral(Reshape(x, 1, n), []int{1}, nil, w, []int{0}, nil)
-	})
-}
-
-// sumSquares adds the flag Σx² and returns its index: the size of x, NaN iff x has a NaN,
-// +Inf iff x has an Inf or its rms exceeds √(max/n) (~1e17 for an [8,3,32,32] float32
-// latent, ~1e152 in float64: diverged either way).
-func (f *flagger) sumSquares(x *Node) int {
-	return f.add(flagKey{x, true}, func(n int) *Node {
-		return DotGeneral(Reshape(x, 1, n), []int{1}, nil, Reshape(x, n, 1), []int{0}, nil)
-	})
-}
-
-func (f *flagger) add(k flagKey, dot func(n int) *Node) int {
-	if i, ok := f.index[k]; ok {
-		return i
-	}
-	f.index[k] = len(f.flags)
-	f.flags = append(f.flags, Reshape(dot(k.x.Shape().Size()), 1))
-	return len(f.flags) - 1
+	return "the latent overflowed to Inf/NaN, from a latent of " + e.size()
 }
 
 // epsGraph evaluates ε_θ(x) with CFG and the model's prediction type converted to ε.
@@ -650,33 +537,24 @@ func stepError(err error, s Sampler, dir Direction, step, from, to int, net Leve
 	if !ok {
 		return fmt.Errorf("%s: %w", where, err)
 	}
-	size := fmt.Sprintf("rms |x| = %.3g", nf.rms)
-	if nf.beyond {
-		size = fmt.Sprintf("rms |x| > %.3g (or an Inf)", nf.rms)
-	}
 	hint := instabilityHint(s, dir)
-	if nf.what == "latent" {
-		if nf.rms > 0 {
-			return fmt.Errorf("%s: the latent overflowed to Inf/NaN, from a latent of %s%s", where, size, hint)
-		}
-		return fmt.Errorf("%s: the latent overflowed to Inf/NaN%s", where, hint)
-	}
-	// ε is not finite. initial: its latent x is one the pass was given, not one it computed.
-	initial := nf.param && (step == 0 || nf.state)
+	// initial: ε's latent is an input of the pass's first step (where evalEps, for ε of the
+	// given state, runs too): one the pass was given, not one it computed.
+	initial := nf.param && step == 0
 	switch {
-	case nf.unknown:
-		return fmt.Errorf("%s: ε is NaN or Inf: the model returned NaN or Inf, or the latent diverged%s", where, hint)
-	case math.IsNaN(nf.rms) && initial:
-		return fmt.Errorf("%s: the starting latent contains NaN or Inf: check the input (or the pass that produced it)", where)
-	case math.IsNaN(nf.rms):
+	case nf.what == "latent" && nf.rms > 0:
+		return fmt.Errorf("%s: the latent overflowed to Inf/NaN, from a latent of %s%s", where, nf.size(), hint)
+	case nf.what == "latent", math.IsNaN(nf.rms) && !initial:
 		return fmt.Errorf("%s: the latent overflowed to Inf/NaN%s", where, hint)
+	case math.IsNaN(nf.rms): // x given with a NaN (an Inf makes Σx² +Inf: beyond)
+		return fmt.Errorf("%s: the starting latent contains NaN or Inf: check the input (or the pass that produced it)", where)
 	case nf.rms > divergedRMS && initial:
-		return fmt.Errorf("%s: ε of the starting latent is NaN or Inf, and that latent has %s, far beyond the O(1) scale of diffusion latents: check the input's scale (or the pass that produced it)", where, size)
+		return fmt.Errorf("%s: ε of the starting latent is NaN or Inf, and that latent has %s, far beyond the O(1) scale of diffusion latents: check the input's scale (or the pass that produced it)", where, nf.size())
 	case nf.rms > divergedRMS:
 		return fmt.Errorf("%s: the sampler diverged: the latent had grown to %s before step %d (diffusion latents are O(1)) and ε of it overflowed to NaN or Inf: %s %s is unstable at N = %d%s",
-			where, size, step, s.Name(), dir, n, hint)
+			where, nf.size(), step, s.Name(), dir, n, hint)
 	}
-	return fmt.Errorf("%s: the model returned NaN or Inf for a finite input of %s: check the model, its weights and its input scale", where, size)
+	return fmt.Errorf("%s: the model returned NaN or Inf for a finite input of %s: check the model, its weights and its input scale", where, nf.size())
 }
 
 // instabilityHint names the known instabilities of s in direction dir.
