@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/belmlab/workbench/belm"
 )
@@ -18,22 +17,14 @@ import (
 func TestOnnxAgreesWithGo(t *testing.T) {
 	m := gmm(t)
 	g := grids(t, belm.SDConfig, 20)[0]
-	noise := tensorOf(t, belm.Normal(30, 8*dim), dtypes.Float32)
+	data := func() []float64 { return m.Sample(belm.Uniform(31, 8), belm.Normal(31, 8*dim)) }
 	var outs [][]float64
 	for _, b := range []string{"go", "onnx"} {
-		r, err := belm.NewRunner(m, b, dtypes.Float32)
-		if err != nil {
-			t.Fatal(err)
-		}
-		x, err := r.Sample(belm.OBELM{}, g, belm.State{Level: g.N(), Latents: []*tensors.Tensor{noise}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		outs = append(outs, values(t, x))
-		x0 := m.Sample(belm.Uniform(31, 8), belm.Normal(31, 8*dim))
-		if e := roundTrip(t, r, belm.OBELM{}, g, x0); e.MaxAbs > 1e-5 {
+		x, e := passOn(t, m, g, b, dtypes.Float32, data)
+		if e.MaxAbs > 1e-5 {
 			t.Errorf("%s: O-BELM float32 round trip %.2e", b, e.MaxAbs)
 		}
+		outs = append(outs, x)
 	}
 	if e := belm.Compare(outs[1], outs[0], 0); e.MaxAbs > 1e-5 {
 		t.Errorf("onnx vs go sample: %.2e", e.MaxAbs)

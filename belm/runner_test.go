@@ -66,6 +66,23 @@ func runner(t testing.TB, m belm.Model, dt dtypes.DType) *belm.Runner {
 
 // roundTrip inverts x0 with s over g and samples back; it returns the error relative to
 // the data scale max|x0|, and the runner.
+// passOn samples the mixture m's noise (seed 30, 8 points) with O-BELM on grid g on a
+// backend, and returns the sample and the O-BELM round-trip error of 8 data points: what the
+// backend-agreement tests (onnx, xla) compare with go.
+func passOn(t testing.TB, m belm.Model, g *belm.Grid, backend string, dt dtypes.DType, dataGen func() []float64) ([]float64, belm.Errors) {
+	t.Helper()
+	r, err := belm.NewRunner(m, backend, dt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noise := tensorOf(t, belm.Normal(30, 8*dim), dt)
+	x, err := r.Sample(belm.OBELM{}, g, belm.State{Level: g.N(), Latents: []*tensors.Tensor{noise}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return values(t, x), roundTrip(t, r, belm.OBELM{}, g, dataGen())
+}
+
 func roundTrip(t testing.TB, r *belm.Runner, s belm.Sampler, g *belm.Grid, x0 []float64) belm.Errors {
 	t.Helper()
 	st, err := r.Invert(s, g, tensorOf(t, x0, r.DType()), g.N())

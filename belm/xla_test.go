@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/belmlab/workbench/belm"
 )
@@ -23,26 +22,18 @@ func TestXLARuntimeAgreesWithGo(t *testing.T) {
 	}
 	m := gmm(t)
 	g := grids(t, belm.SDConfig, 20)[0]
+	data := func() []float64 { return m.Sample(belm.Uniform(31, 8), belm.Normal(31, 8*dim)) }
 	for _, c := range []struct {
 		dt        dtypes.DType
 		agree, rt float64
 	}{{dtypes.Float32, 1e-5, 1e-5}, {dtypes.Float64, 1e-12, 1e-10}} {
-		noise := tensorOf(t, belm.Normal(30, 8*dim), c.dt)
 		var outs [][]float64
 		for _, b := range []string{"go", be} {
-			r, err := belm.NewRunner(m, b, c.dt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			x, err := r.Sample(belm.OBELM{}, g, belm.State{Level: g.N(), Latents: []*tensors.Tensor{noise}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			outs = append(outs, values(t, x))
-			x0 := m.Sample(belm.Uniform(31, 8), belm.Normal(31, 8*dim))
-			if e := roundTrip(t, r, belm.OBELM{}, g, x0); e.MaxAbs > c.rt {
+			x, e := passOn(t, m, g, b, c.dt, data)
+			if e.MaxAbs > c.rt {
 				t.Errorf("%s %s: O-BELM round trip %.2e > %.0e", b, c.dt, e.MaxAbs, c.rt)
 			}
+			outs = append(outs, x)
 		}
 		e := belm.Compare(outs[1], outs[0], 0)
 		t.Logf("%s vs go, %s: max %.2e of the data scale", be, c.dt, e.MaxAbs)

@@ -98,28 +98,13 @@ func runFrechet(args []string) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if err := checkOutputDir("save_dir", *saveDir); err != nil {
-		return err
-	}
-	p, err := mf.load()
+	p, err := mf.start(*saveDir, "", *batch, fmt.Sprintf("--batch_size %d", *batch))
 	if err != nil {
 		return err
 	}
-	if err := checkBatch(p, *batch, fmt.Sprintf("--batch_size %d", *batch)); err != nil {
-		return err
-	}
 	r := frechetRun{p: p, mf: &mf, shard: sh, dir: *saveDir, gridSize: *gridSize}
-	for _, name := range splitList(*samplers) {
-		s, err := p.Sampler(name, mf.options(), true)
-		if err != nil {
-			return err
-		}
-		r.sams = append(r.sams, s)
-	}
-	for _, n := range *ns {
-		if _, err := p.Grid(n); err != nil {
-			return err
-		}
+	if r.sams, err = mf.samplers(p, *samplers, *ns, true); err != nil {
+		return err
 	}
 	if r.c, err = quality.LoadClassifier(*classifier, mf.backend); err != nil {
 		return err

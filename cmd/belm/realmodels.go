@@ -102,6 +102,39 @@ func (m *modelFlags) observe(p *pipeline.Pipeline, total int, what *string) *int
 	return done
 }
 
+// start is how every command that runs a model begins, before any work: check the output
+// folder (against the input folder, if any), load the model, refuse a batch (named by
+// batchFlag, e.g. "--batch_size 8") whose UNet forward would not fit in memory.
+func (m *modelFlags) start(saveDir, inputDir string, batch int, batchFlag string) (*pipeline.Pipeline, error) {
+	if err := checkOutputDir("save_dir", saveDir, inputDir); err != nil {
+		return nil, err
+	}
+	p, err := m.load()
+	if err != nil {
+		return nil, err
+	}
+	return p, checkBatch(p, batch, batchFlag)
+}
+
+// samplers parses a --sampler_type list for p (sampling: ddim clips x̂₀ as the scheduler
+// config says, see Pipeline.Sampler) and checks every step count N on p's schedule.
+func (m *modelFlags) samplers(p *pipeline.Pipeline, list string, ns []int, sampling bool) ([]belm.Sampler, error) {
+	var sams []belm.Sampler
+	for _, name := range splitList(list) {
+		s, err := p.Sampler(name, m.options(), sampling)
+		if err != nil {
+			return nil, err
+		}
+		sams = append(sams, s)
+	}
+	for _, n := range ns {
+		if _, err := p.Grid(n); err != nil {
+			return nil, err
+		}
+	}
+	return sams, nil
+}
+
 // checkBatch refuses a batch whose UNet forward would not fit in memory (before any work).
 func checkBatch(p *pipeline.Pipeline, batch int, flags string) error {
 	return checkMemory(fmt.Sprintf("%s (a UNet forward of %d images of %d×%d×%d)", flags, batch, p.Channels(), p.SampleSize(), p.SampleSize()),
@@ -133,14 +166,8 @@ func runSample(args []string) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if err := checkOutputDir("save_dir", *saveDir); err != nil {
-		return err
-	}
-	p, err := mf.load()
+	p, err := mf.start(*saveDir, "", *batch, fmt.Sprintf("--batch_size %d", *batch))
 	if err != nil {
-		return err
-	}
-	if err := checkBatch(p, *batch, fmt.Sprintf("--batch_size %d", *batch)); err != nil {
 		return err
 	}
 	s, err := p.Sampler(*sampler, mf.options(), true)
@@ -210,15 +237,9 @@ func runInterpolate(args []string) error {
 		return err
 	}
 	perChannel := *slerp == "per_channel"
-	if err := checkOutputDir("save_dir", *saveDir, src.directory); err != nil {
-		return err
-	}
-	p, err := mf.load()
+	// One row of --num_weights images is sampled as a batch.
+	p, err := mf.start(*saveDir, src.directory, *steps, fmt.Sprintf("--num_weights %d", *steps))
 	if err != nil {
-		return err
-	}
-	// One row of --num_weights images is sampled as a batch; all rows are kept for the last grid.
-	if err := checkBatch(p, *steps, fmt.Sprintf("--num_weights %d", *steps)); err != nil {
 		return err
 	}
 	s, err := p.Sampler(*sampler, mf.options(), !src.given())

@@ -111,32 +111,17 @@ func runReconstruct(args []string) error {
 	if !src.given() {
 		return usagef("--directory or --dataset is required: the images to invert and reconstruct")
 	}
-	if err := checkOutputDir("save_dir", *saveDir, src.directory); err != nil {
-		return err
-	}
-	p, err := mf.load()
+	p, err := mf.start(*saveDir, src.directory, *batch, fmt.Sprintf("--batch_size %d", *batch))
 	if err != nil {
-		return err
-	}
-	if err := checkBatch(p, *batch, fmt.Sprintf("--batch_size %d", *batch)); err != nil {
 		return err
 	}
 	imgs, err := src.open(p, *testNum)
 	if err != nil {
 		return err
 	}
-	var sams []belm.Sampler
-	for _, name := range splitList(*samplers) {
-		s, err := p.Sampler(name, mf.options(), false)
-		if err != nil {
-			return err
-		}
-		sams = append(sams, s)
-	}
-	for _, n := range *ns {
-		if _, err := p.Grid(n); err != nil {
-			return err
-		}
+	sams, err := mf.samplers(p, *samplers, *ns, false)
+	if err != nil {
+		return err
 	}
 	set := reconSettings{ModelID: mf.modelID, DType: p.DType().String(), Backend: p.Runner.Backend().Name(), Images: len(imgs.names),
 		BatchSize: *batch, Steps: *ns, Gamma: mf.gamma, P: mf.p}
