@@ -303,9 +303,9 @@ func trackCache(cache, id string) *cacheTrack {
 	return t
 }
 
-// undo removes what appeared under the repository folder since trackCache (files first,
-// then the folders that are left empty, deepest first), then the folders above it that the
-// attempt created, when empty.
+// undo removes the lock files and partial downloads that appeared under the repository
+// folder since trackCache, then the folders that are left empty, deepest first, then the
+// folders above it that the attempt created, when empty.
 func (t *cacheTrack) undo() {
 	var files, dirs []string
 	filepath.WalkDir(t.repo, func(path string, d fs.DirEntry, err error) error {
@@ -320,7 +320,11 @@ func (t *cacheTrack) undo() {
 		return nil
 	})
 	for _, f := range files {
-		os.Remove(f)
+		// Only the attempt's own leftovers: lock files and partial downloads. A finished
+		// file may be another process's download of the same model into a shared cache.
+		if b := filepath.Base(f); strings.HasSuffix(b, ".lock") || strings.HasSuffix(b, ".incomplete") || strings.HasSuffix(b, ".tmp") {
+			os.Remove(f)
+		}
 	}
 	// WalkDir lists a folder before its contents: remove in reverse, deepest first.
 	for _, d := range slices.Backward(dirs) {

@@ -29,6 +29,9 @@ type momentsJSON struct {
 func (m Moments) MarshalJSON() ([]byte, error) {
 	d := len(m.Sum)
 	j := momentsJSON{N: m.N, Sum: m.Sum, Outer: make([]float64, 0, d*d)}
+	if d == 0 {
+		return json.Marshal(j)
+	}
 	for r := 0; r < d; r++ {
 		for c := 0; c < d; c++ {
 			j.Outer = append(j.Outer, m.Outer.At(r, c))
@@ -43,6 +46,10 @@ func (m *Moments) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	d := len(j.Sum)
+	if j.N == 0 && d == 0 && len(j.Outer) == 0 { // no vectors (a shard with no batch)
+		*m = Moments{}
+		return nil
+	}
 	if d == 0 || len(j.Outer) != d*d || j.N < 0 {
 		return fmt.Errorf("quality: moments with %d sums and %d outer products", d, len(j.Outer))
 	}
@@ -81,6 +88,9 @@ func NewMoments(features []float32, d int) (Moments, error) {
 
 // Add accumulates o into m (m may be the zero Moments).
 func (m *Moments) Add(o Moments) error {
+	if o.N == 0 && o.Sum == nil {
+		return nil
+	}
 	if m.N == 0 && m.Sum == nil {
 		m.N, m.Sum, m.Outer = o.N, append([]float64(nil), o.Sum...), mat.NewSymDense(len(o.Sum), nil)
 		m.Outer.CopySym(o.Outer)

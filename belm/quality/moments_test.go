@@ -53,6 +53,12 @@ func TestMomentsMerge(t *testing.T) {
 	if fd, err := FrechetDistance(got, want); err != nil || fd > 1e-10 {
 		t.Errorf("FD between the merged and the direct Gaussian: %g, %v", fd, err)
 	}
+	// A shard with no batch: zero moments round-trip and add nothing.
+	js, _ := json.Marshal(Moments{})
+	var zero Moments
+	if err := json.Unmarshal(js, &zero); err != nil || sum.Add(zero) != nil || sum.N != n {
+		t.Errorf("zero moments (%s): %v, N %d", js, err, sum.N)
+	}
 	var bad Moments
 	if err := json.Unmarshal([]byte(`{"n": 2, "sum": [1, 2], "outer": [1]}`), &bad); err == nil {
 		t.Error("3 outer products missing: no error")

@@ -203,8 +203,8 @@ func TestBadInput(t *testing.T) {
 		// 11. smaller ones
 		{[]string{"coeffs", "--format", "bogus"}, 2, `--format "bogus": must be one of table, json`},
 		{[]string{"interpolate", "--model_id", f.model, "--directory", f.threeImages, "--test_num", "2", "--save_dir", "OUT", "--quiet"}, 1, "3 images: interpolation takes pairs"},
-		{[]string{"reconstruct", "--model_id", f.model, "--directory", f.images, "--save_dir", f.images, "--quiet"}, 2, "overlaps the input folder"},
-		{[]string{"reconstruct", "--model_id", f.model, "--directory", f.images, "--save_dir", filepath.Join(f.images, "out"), "--quiet"}, 2, "overlaps the input folder"},
+		{[]string{"reconstruct", "--model_id", f.model, "--directory", f.images, "--save_dir", f.images, "--quiet"}, 2, "is (inside) the input folder"},
+		{[]string{"reconstruct", "--model_id", f.model, "--directory", f.images, "--save_dir", filepath.Join(f.images, "out"), "--quiet"}, 2, "is (inside) the input folder"},
 		{[]string{"eps", "--model_id", f.model, "--input", f.io, "--output", f.io, "--quiet"}, 2, "is also the input"},
 		{[]string{"eps", "--model_id", f.model, "--input", f.negT, "--output", "OUT/eps.safetensors", "--quiet"}, 1, "t[0] = -5 is not a timestep"},
 		{[]string{"eps", "--model_id", f.model, "--input", f.badT, "--output", "OUT/eps.safetensors", "--quiet"}, 1, "t[0] = 1e+09 is not a timestep"},
@@ -316,5 +316,21 @@ func TestFlagDefaults(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &doc); err != nil || doc.Scheduler.BetaStart != 0.0001 || doc.Scheduler.BetaEnd != 0.02 {
 		t.Errorf("linear with --beta_end 0.02: %+v, %v", doc.Scheduler, err)
+	}
+}
+
+// Outputs may hold the input folder (they are written at its top, outside the inputs), but
+// not lie in it.
+func TestOutputAroundInput(t *testing.T) {
+	root := t.TempDir()
+	in := filepath.Join(root, "imgs")
+	os.MkdirAll(in, 0o755)
+	if err := checkOutputDir("save_dir", root, in); err != nil {
+		t.Errorf("save_dir above the input folder: %v", err)
+	}
+	for _, out := range []string{in, filepath.Join(in, "out"), filepath.Join(root, ".", "imgs", "x", "..")} {
+		if err := checkOutputDir("save_dir", out, in); err == nil {
+			t.Errorf("save_dir %s in the input folder: no error", out)
+		}
 	}
 }

@@ -211,8 +211,8 @@ func (f *flagSet) formatFlag(what string) *string {
 
 // checkOutputDir checks, before any work, that dir can hold the outputs: it is named, it
 // is a folder or can be created as one (its nearest existing ancestor is a writable
-// folder), and it neither is nor contains nor lies inside one of the input folders (the
-// outputs would be read back as inputs by the next run). Nothing is created.
+// folder), and it neither is nor lies inside one of the input folders (the outputs would be
+// read back as inputs by the next run). Nothing is created.
 func checkOutputDir(flagName, dir string, inputs ...string) error {
 	if strings.TrimSpace(dir) == "" {
 		return usagef("--%s is empty: give a folder for the outputs", flagName)
@@ -224,8 +224,8 @@ func checkOutputDir(flagName, dir string, inputs ...string) error {
 		if in == "" {
 			continue
 		}
-		if overlaps(dir, in) {
-			return usagef("--%s %s overlaps the input folder %s: the outputs would be read as inputs by the next run; choose a folder outside it", flagName, dir, in)
+		if inside(dir, in) {
+			return usagef("--%s %s is (inside) the input folder %s: the outputs would be read as inputs by the next run; choose a folder outside it", flagName, dir, in)
 		}
 	}
 	return nil
@@ -288,11 +288,10 @@ func canWrite(dir string) error {
 	return os.Remove(f.Name())
 }
 
-// overlaps reports whether folders a and b are the same or one lies inside the other.
-func overlaps(a, b string) bool {
+// inside reports whether folder a is folder b or lies inside it.
+func inside(a, b string) bool {
 	ra, rb := realPath(a), realPath(b)
-	inside := func(x, y string) bool { return x == y || strings.HasPrefix(x, y+string(filepath.Separator)) }
-	return inside(ra, rb) || inside(rb, ra)
+	return ra == rb || strings.HasPrefix(ra, rb+string(filepath.Separator))
 }
 
 func sameFile(a, b string) bool {

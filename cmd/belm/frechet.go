@@ -206,6 +206,10 @@ func (r frechetRun) part(s belm.Sampler, n int) (frechetPart, error) {
 	part := frechetPart{Sampler: s.Name(), N: n}
 	var first []float64
 	size := r.p.Size(1)
+	gridSize := r.gridSize
+	if !r.shard.has(0) {
+		gridSize = 0 // the grid shows the run's first samples: the shard with batch 0 draws it
+	}
 	for b0, k := 0, 0; b0 < r.set.NumSamples; b0, k = b0+r.set.BatchSize, k+1 {
 		if !r.shard.has(k) {
 			continue
@@ -222,8 +226,8 @@ func (r frechetRun) part(s belm.Sampler, n int) (frechetPart, error) {
 		if err := part.Moments.Add(m); err != nil {
 			return part, err
 		}
-		if len(first) < r.gridSize*size {
-			first = append(first, x[:min(len(x), r.gridSize*size-len(first))]...)
+		if len(first) < gridSize*size {
+			first = append(first, x[:min(len(x), gridSize*size-len(first))]...)
 		}
 	}
 	r.p.Runner.ReleaseGraphs() // each sampler's ORT sessions hold arenas of the batch's size

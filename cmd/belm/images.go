@@ -28,6 +28,14 @@ func (s *imageSource) register(fs *flagSet, what string) {
 	})
 }
 
+// String names the source: the folder, or the dataset and its folder.
+func (s *imageSource) String() string {
+	if s.directory != "" {
+		return s.directory
+	}
+	return s.dataset + " in " + s.dataDir
+}
+
 func (s *imageSource) given() bool { return s.directory != "" || s.dataset != "" }
 
 // images is an opened source: names of the images and a loader of images [i, j) as

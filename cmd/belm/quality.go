@@ -77,7 +77,7 @@ func runClassifier(args []string) error {
 	var stopped *quality.StoppedError
 	if errors.As(err, &stopped) {
 		sig := stop.requested()
-		return interruptedError{sig, fmt.Sprintf("%s: %v; resume with\n  belm classifier %s --resume", syscall.Signal(sig), err, strings.Join(args, " "))}
+		return interruptedError{sig, fmt.Sprintf("%s: %v; resume with\n  belm classifier %s --resume", syscall.Signal(sig), err, shellJoin(args))}
 	}
 	if err != nil {
 		return err
@@ -127,4 +127,16 @@ func saveStudy(dir, name string, summary any, slopes bool, o viz.Options) ([]byt
 		return nil, err
 	}
 	return js.Bytes(), viz.Save(pl, dir, name, 0, 0)
+}
+
+// shellJoin quotes the arguments that a shell would split or expand.
+func shellJoin(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = a
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`*?[]{}()<>|&;~#!") {
+			out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(out, " ")
 }

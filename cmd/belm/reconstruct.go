@@ -49,6 +49,7 @@ type reconSettings struct {
 	ModelID   string   `json:"model_id"`
 	DType     string   `json:"dtype"`
 	Backend   string   `json:"backend"`
+	Source    string   `json:"source"` // --directory, or --dataset and --data_dir
 	Images    int      `json:"images"`
 	BatchSize int      `json:"batch_size"`
 	Samplers  []string `json:"samplers"`
@@ -123,7 +124,7 @@ func runReconstruct(args []string) error {
 	if err != nil {
 		return err
 	}
-	set := reconSettings{ModelID: mf.modelID, DType: p.DType().String(), Backend: p.Runner.Backend().Name(), Images: len(imgs.names),
+	set := reconSettings{ModelID: mf.modelID, DType: p.DType().String(), Backend: p.Runner.Backend().Name(), Source: src.String(), Images: len(imgs.names),
 		BatchSize: *batch, Steps: *ns, Gamma: mf.gamma, P: mf.p}
 	for _, s := range sams {
 		set.Samplers = append(set.Samplers, s.Name())

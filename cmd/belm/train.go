@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -189,7 +190,12 @@ func (f *trainFlags) loop(tr *train.Trainer) error {
 	if latest, _ := train.Latest(f.outDir); latest != "" {
 		lastSaved = latest
 	}
-	stop := newStopper(func() string { return "the last complete checkpoint is " + lastSaved })
+	var mu sync.Mutex // lastSaved is read by the second signal's handler
+	stop := newStopper(func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return "the last complete checkpoint is " + lastSaved
+	})
 	defer stop.stop()
 	var out io.Writer = os.Stderr
 	if f.quiet {
@@ -208,7 +214,7 @@ func (f *trainFlags) loop(tr *train.Trainer) error {
 				}
 			}
 			return interruptedError{sig, fmt.Sprintf("%s at step %d: saved %s and the EMA model (no evaluation grid); resume with\n  belm train --output_dir %s --resume_from_checkpoint latest --max_train_steps %d",
-				syscall.Signal(sig), tr.Step(), path, f.outDir, f.maxSteps)}
+				syscall.Signal(sig), tr.Step(), path, shellJoin([]string{f.outDir}), f.maxSteps)}
 		}
 		st, err := tr.TrainStep()
 		if err != nil {
@@ -216,10 +222,13 @@ func (f *trainFlags) loop(tr *train.Trainer) error {
 		}
 		pl.update(st)
 		if f.ckptSteps > 0 && st.Step%f.ckptSteps == 0 {
-			if lastSaved, err = f.save(tr, true); err != nil {
+			path, err := f.save(tr, true)
+			if err != nil {
 				return err
 			}
-			saved = st.Step
+			mu.Lock()
+			lastSaved, saved = path, st.Step
+			mu.Unlock()
 		}
 	}
 	pl.done()

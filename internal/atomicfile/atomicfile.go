@@ -47,19 +47,19 @@ func WriteFile(path string, data []byte) (err error) {
 // run that fails part-way leaves the target as it was (no half-complete set of figures).
 type Staged struct {
 	final, tmp string
-	created    string // the topmost folder Stage had to create for tmp, removed by Abort
+	created    []string // the folders Stage had to create for tmp, deepest first
 }
 
 // Stage prepares a staging folder for the target folder final.
 func Stage(final string) (*Staged, error) {
 	final = filepath.Clean(final)
 	parent := filepath.Dir(final)
-	created := ""
+	var created []string
 	for p := parent; ; p = filepath.Dir(p) {
 		if _, err := os.Stat(p); err == nil || filepath.Dir(p) == p {
 			break
 		}
-		created = p
+		created = append(created, p)
 	}
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return nil, err
@@ -97,10 +97,11 @@ func (s *Staged) Commit() error {
 	return os.RemoveAll(s.tmp)
 }
 
-// Abort removes the staging folder and any folder Stage created for it.
+// Abort removes the staging folder and the folders Stage created for it, those left empty
+// (another process may have written into them since).
 func (s *Staged) Abort() {
 	os.RemoveAll(s.tmp)
-	if s.created != "" {
-		os.RemoveAll(s.created)
+	for _, d := range s.created {
+		os.Remove(d) // only when empty
 	}
 }
