@@ -174,6 +174,35 @@ const (
 	MaxBlocks = 16
 )
 
+// checkBounds reports, through bad, the sizes beyond the Max* bounds.
+func (c Config) checkBounds(bad func(format string, args ...any)) {
+	if c.SampleSize != nil && (*c.SampleSize < 1 || *c.SampleSize > MaxSampleSize) {
+		bad("sample_size %d is out of range [1, %d] (the largest diffusers UNets take 256 pixels, or latents of 128 for 1024-pixel images)", *c.SampleSize, MaxSampleSize)
+	}
+	over := func(name string, v, limit int) {
+		if v > limit {
+			bad("%s %d is over the limit of %d", name, v, limit)
+		}
+	}
+	over("in_channels", c.InChannels, MaxChannels)
+	over("out_channels", c.OutChannels, MaxChannels)
+	over("layers_per_block", c.LayersPerBlock, MaxLayersPerBlock)
+	if c.TimeEmbeddingDim != nil {
+		over("time_embedding_dim", *c.TimeEmbeddingDim, 4*MaxChannels)
+	}
+	if c.AttentionHeadDim != nil {
+		over("attention_head_dim", *c.AttentionHeadDim, MaxChannels)
+	}
+	if n := len(c.BlockOutChannels); n > MaxBlocks {
+		bad("block_out_channels has %d entries, over the limit of %d", n, MaxBlocks)
+	}
+	for i, ch := range c.BlockOutChannels {
+		if ch > MaxChannels {
+			bad("block_out_channels[%d] = %d is over the limit of %d", i, ch, MaxChannels)
+		}
+	}
+}
+
 // Validate checks that the configuration describes a UNet2DModel this port implements;
 // every unsupported option is named in the error. It also checks that the architecture
 // is consistent (group counts divide channels, skip connections match).
@@ -206,26 +235,10 @@ func (c Config) Validate() error {
 	if c.InChannels <= 0 || c.OutChannels <= 0 {
 		bad("in_channels %d / out_channels %d must be positive", c.InChannels, c.OutChannels)
 	}
-	if c.SampleSize != nil && (*c.SampleSize < 1 || *c.SampleSize > MaxSampleSize) {
-		bad("sample_size %d is out of range [1, %d] (the largest diffusers UNets take 256 pixels, or latents of 128 for 1024-pixel images)", *c.SampleSize, MaxSampleSize)
-	}
-	if c.InChannels > MaxChannels {
-		bad("in_channels %d is over the limit of %d", c.InChannels, MaxChannels)
-	}
-	if c.OutChannels > MaxChannels {
-		bad("out_channels %d is over the limit of %d", c.OutChannels, MaxChannels)
-	}
 	if c.LayersPerBlock <= 0 {
 		bad("layers_per_block %d must be positive", c.LayersPerBlock)
-	} else if c.LayersPerBlock > MaxLayersPerBlock {
-		bad("layers_per_block %d is over the limit of %d", c.LayersPerBlock, MaxLayersPerBlock)
 	}
-	if c.TimeEmbeddingDim != nil && *c.TimeEmbeddingDim > 4*MaxChannels {
-		bad("time_embedding_dim %d is over the limit of %d", *c.TimeEmbeddingDim, 4*MaxChannels)
-	}
-	if c.AttentionHeadDim != nil && *c.AttentionHeadDim > MaxChannels {
-		bad("attention_head_dim %d is over the limit of %d", *c.AttentionHeadDim, MaxChannels)
-	}
+	c.checkBounds(bad)
 	if c.NormNumGroups == nil {
 		bad("norm_num_groups null is not supported (diffusers' resnet blocks need a group count)")
 	} else if *c.NormNumGroups <= 0 {
@@ -253,14 +266,9 @@ func (c Config) Validate() error {
 	if n == 0 {
 		bad("block_out_channels is empty")
 	}
-	if n > MaxBlocks {
-		bad("block_out_channels has %d entries, over the limit of %d", n, MaxBlocks)
-	}
 	for i, ch := range c.BlockOutChannels {
 		if ch <= 0 {
 			bad("block_out_channels[%d] = %d must be positive", i, ch)
-		} else if ch > MaxChannels {
-			bad("block_out_channels[%d] = %d is over the limit of %d", i, ch, MaxChannels)
 		}
 	}
 	if len(c.DownBlockTypes) != n {
