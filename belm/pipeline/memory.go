@@ -102,106 +102,134 @@ func perImage(cfg unet.Config) float64 {
 	if cfg.SampleSize == nil || *cfg.SampleSize <= 0 || len(cfg.BlockOutChannels) == 0 {
 		return 0
 	}
-	S := float64(*cfg.SampleSize)
-	boc := cfg.BlockOutChannels
-	n := len(boc)
-	L := cfg.LayersPerBlock
-	var held, worst float64 // skips held; the worst held + work
-	op := func(work float64) { worst = max(worst, held+work) }
-	side := func(level int) float64 { return max(1, math.Floor(S/math.Exp2(float64(level)))) }
-	conv := func(cin, cout int, si, so float64) float64 {
-		return float64(cin)*si*si + 18*float64(cin)*so*so + float64(cout)*so*so
-	}
-	resnet := func(in, out int, s float64) float64 {
-		return s * s * max(19*float64(in)+float64(out), float64(in)+20*float64(out))
-	}
-	attention := func(c int, s float64) float64 {
-		headDim := c
-		if cfg.AttentionHeadDim != nil && *cfg.AttentionHeadDim > 0 {
-			headDim = *cfg.AttentionHeadDim
-		}
-		heads := float64(max(1, c/headDim))
-		N := s * s
-		return 6*float64(c)*N + 2*heads*N*N
-	}
-	type skip struct {
-		c int
-		s float64
-	}
-	var skips []skip
-	push := func(c int, s float64) { skips = append(skips, skip{c, s}); held += float64(c) * s * s }
-
-	// conv_in, then the down path.
-	op(conv(cfg.InChannels, boc[0], S, S))
-	push(boc[0], S)
-	out := boc[0]
-	for i, bt := range cfg.DownBlockTypes {
-		if i >= n {
-			break
-		}
-		in := out
-		out = boc[i]
-		s := side(i)
-		for j := range L {
-			rin := out
-			if j == 0 {
-				rin = in
-			}
-			op(resnet(rin, out, s))
-			if strings.HasSuffix(bt, "AttnDownBlock2D") {
-				op(attention(out, s))
-			}
-			push(out, s)
-		}
-		if i < n-1 {
-			op(conv(out, out, s, side(i+1)))
-			push(out, side(i+1))
-		}
-	}
-	// Mid block.
-	s := side(n - 1)
-	op(resnet(boc[n-1], boc[n-1], s))
+	w := memWalk{cfg: cfg, S: float64(*cfg.SampleSize)}
+	boc, n, S := cfg.BlockOutChannels, len(cfg.BlockOutChannels), w.S
+	w.op(w.conv(cfg.InChannels, boc[0], S, S)) // conv_in
+	w.push(boc[0], S)
+	w.down()
+	s := w.side(n - 1) // the mid block
+	w.op(w.resnet(boc[n-1], boc[n-1], s))
 	if cfg.AddAttention {
-		op(attention(boc[n-1], s))
+		w.op(w.attention(boc[n-1], s))
 	}
-	op(resnet(boc[n-1], boc[n-1], s))
-	// Up path: each resnet takes the concatenation of h and the last skip.
-	out = boc[n-1]
-	for i, bt := range cfg.UpBlockTypes {
-		if i >= n {
-			break
-		}
-		level := n - 1 - i
-		prev := out
-		out = boc[level]
-		s := side(level)
-		for j := range L + 1 {
-			rin := out
-			if j == 0 {
-				rin = prev
-			}
-			sk := skip{out, s}
-			if len(skips) > 0 {
-				sk = skips[len(skips)-1]
-			}
-			op(float64(rin)*s*s + resnet(rin+sk.c, out, s))
-			if len(skips) > 0 {
-				skips = skips[:len(skips)-1]
-				held -= float64(sk.c) * sk.s * sk.s
-			}
-			if strings.HasSuffix(bt, "AttnUpBlock2D") {
-				op(attention(out, s))
-			}
-		}
-		if i < n-1 {
-			op(float64(out)*s*s + conv(out, out, 2*s, 2*s))
-		}
-	}
-	// conv_norm_out, SiLU, conv_out.
-	op(3*float64(boc[0])*S*S + conv(boc[0], cfg.OutChannels, S, S))
+	w.op(w.resnet(boc[n-1], boc[n-1], s))
+	w.up()
+	w.op(3*float64(boc[0])*S*S + w.conv(boc[0], cfg.OutChannels, S, S)) // conv_norm_out, SiLU, conv_out
 	temb := float64(4 * boc[0])
 	if cfg.TimeEmbeddingDim != nil {
 		temb = float64(*cfg.TimeEmbeddingDim)
 	}
-	return float64(cfg.InChannels+cfg.OutChannels)*S*S + 4*temb + worst
+	return float64(cfg.InChannels+cfg.OutChannels)*S*S + 4*temb + w.worst
+}
+
+// memWalk walks a UNet2DModel forward pass for perImage: held counts the values of the
+// skip connections held for the up path, worst the largest held + work seen.
+type memWalk struct {
+	cfg         unet.Config
+	S           float64
+	held, worst float64
+	skips       []skip
+}
+
+type skip struct {
+	c int
+	s float64
+}
+
+func (w *memWalk) op(work float64) { w.worst = max(w.worst, w.held+work) }
+
+func (w *memWalk) push(c int, s float64) {
+	w.skips = append(w.skips, skip{c, s})
+	w.held += float64(c) * s * s
+}
+
+// peek is the newest skip; with none left (a config with more up than down resnets) the
+// block's own width.
+func (w *memWalk) peek(c int, s float64) skip {
+	if len(w.skips) == 0 {
+		return skip{c, s}
+	}
+	return w.skips[len(w.skips)-1]
+}
+
+// pop releases the newest skip, if any.
+func (w *memWalk) pop() {
+	if len(w.skips) > 0 {
+		sk := w.skips[len(w.skips)-1]
+		w.skips = w.skips[:len(w.skips)-1]
+		w.held -= float64(sk.c) * sk.s * sk.s
+	}
+}
+
+func (w *memWalk) side(level int) float64 { return max(1, math.Floor(w.S/math.Exp2(float64(level)))) }
+
+func (w *memWalk) conv(cin, cout int, si, so float64) float64 {
+	return float64(cin)*si*si + 18*float64(cin)*so*so + float64(cout)*so*so
+}
+
+func (w *memWalk) resnet(in, out int, s float64) float64 {
+	return s * s * max(19*float64(in)+float64(out), float64(in)+20*float64(out))
+}
+
+func (w *memWalk) attention(c int, s float64) float64 {
+	headDim := c
+	if w.cfg.AttentionHeadDim != nil && *w.cfg.AttentionHeadDim > 0 {
+		headDim = *w.cfg.AttentionHeadDim
+	}
+	heads := float64(max(1, c/headDim))
+	N := s * s
+	return 6*float64(c)*N + 2*heads*N*N
+}
+
+// down walks the down path: each block's resnets (and attentions), then its downsample.
+func (w *memWalk) down() {
+	boc, n := w.cfg.BlockOutChannels, len(w.cfg.BlockOutChannels)
+	out := boc[0]
+	for i, bt := range w.cfg.DownBlockTypes[:min(n, len(w.cfg.DownBlockTypes))] {
+		in := out
+		out = boc[i]
+		s := w.side(i)
+		for j := range w.cfg.LayersPerBlock {
+			rin := out
+			if j == 0 {
+				rin = in
+			}
+			w.op(w.resnet(rin, out, s))
+			if strings.HasSuffix(bt, "AttnDownBlock2D") {
+				w.op(w.attention(out, s))
+			}
+			w.push(out, s)
+		}
+		if i < n-1 {
+			w.op(w.conv(out, out, s, w.side(i+1)))
+			w.push(out, w.side(i+1))
+		}
+	}
+}
+
+// up walks the up path: each resnet takes the concatenation of h and the newest skip.
+func (w *memWalk) up() {
+	boc, n := w.cfg.BlockOutChannels, len(w.cfg.BlockOutChannels)
+	out := boc[n-1]
+	for i, bt := range w.cfg.UpBlockTypes[:min(n, len(w.cfg.UpBlockTypes))] {
+		level := n - 1 - i
+		prev := out
+		out = boc[level]
+		s := w.side(level)
+		for j := range w.cfg.LayersPerBlock + 1 {
+			rin := out
+			if j == 0 {
+				rin = prev
+			}
+			sk := w.peek(out, s) // held while this resnet runs
+			w.op(float64(rin)*s*s + w.resnet(rin+sk.c, out, s))
+			w.pop()
+			if strings.HasSuffix(bt, "AttnUpBlock2D") {
+				w.op(w.attention(out, s))
+			}
+		}
+		if i < n-1 {
+			w.op(float64(out)*s*s + w.conv(out, out, 2*s, 2*s))
+		}
+	}
 }
