@@ -251,54 +251,17 @@ func runInterpolate(args []string) error {
 		return err
 	}
 	weights := pipeline.InterpolationWeights(*steps - 1)
+	what := "sampling"
 	var pairs [][2]belm.State
 	var labels []string
 	if src.given() {
-		imgs, err := src.open(p, 2**testNum)
-		if err != nil {
-			return err
-		}
-		paths := imgs.names
-		if len(paths)%2 != 0 {
-			return fmt.Errorf("%d images: interpolation takes pairs (1–2, 3–4, …); give an even number (--test_num %d takes up to %d)", len(paths), *testNum, 2**testNum)
-		}
-		np := len(paths) / 2
-		x0, err := imgs.load(0, len(paths))
-		if err != nil {
-			return err
-		}
-		what := "inverting"
-		mf.observe(p, *n*(1+np), &what)
-		st, err := p.Invert(s, *n, x0, len(paths))
-		if err != nil {
-			return err
-		}
-		one, err := pipeline.SplitState(st)
-		if err != nil {
-			return err
-		}
-		for k := 0; k < np; k++ {
-			pairs = append(pairs, [2]belm.State{one[2*k], one[2*k+1]})
-			labels = append(labels, fmt.Sprintf("pair%d", k))
-		}
-		what = "sampling"
+		pairs, labels, err = invertedPairs(p, &mf, s, &src, *n, *testNum, &what)
 	} else {
-		what := "sampling"
 		mf.observe(p, *n**testNum, &what)
-		for k := 0; k < *testNum; k++ {
-			sd := *seed + uint64(k)
-			z := pipeline.Noise(sd, 2*p.Size(1))
-			a, err := p.NoiseState(z[:p.Size(1)], *n)
-			if err != nil {
-				return err
-			}
-			b, err := p.NoiseState(z[p.Size(1):], *n)
-			if err != nil {
-				return err
-			}
-			pairs = append(pairs, [2]belm.State{a, b})
-			labels = append(labels, fmt.Sprintf("seed%d", sd))
-		}
+		pairs, labels, err = noisePairs(p, *n, *seed, *testNum)
+	}
+	if err != nil {
+		return err
 	}
 	sz := p.SampleSize()
 	// save writes the interpolation grid of x (rows pairs of len(weights) images) as name.
@@ -336,6 +299,62 @@ func runInterpolate(args []string) error {
 		return save(all, len(pairs), fmt.Sprintf("all_%s_inter_%s_%d.png", s.Name(), *slerp, *n))
 	}
 	return nil
+}
+
+// invertedPairs inverts the images of src (pairs 1–2, 3–4, …; at most testNum pairs) with s
+// in n steps; the progress bar (label *what) counts the inversion and the sampling after it.
+func invertedPairs(p *pipeline.Pipeline, mf *modelFlags, s belm.Sampler, src *imageSource, n, testNum int, what *string) ([][2]belm.State, []string, error) {
+	imgs, err := src.open(p, 2*testNum)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(imgs.names)%2 != 0 {
+		return nil, nil, fmt.Errorf("%d images: interpolation takes pairs (1–2, 3–4, …); give an even number (--test_num %d takes up to %d)", len(imgs.names), testNum, 2*testNum)
+	}
+	np := len(imgs.names) / 2
+	x0, err := imgs.load(0, 2*np)
+	if err != nil {
+		return nil, nil, err
+	}
+	*what = "inverting"
+	mf.observe(p, n*(1+np), what)
+	st, err := p.Invert(s, n, x0, 2*np)
+	if err != nil {
+		return nil, nil, err
+	}
+	one, err := pipeline.SplitState(st)
+	if err != nil {
+		return nil, nil, err
+	}
+	var pairs [][2]belm.State
+	var labels []string
+	for k := 0; k < np; k++ {
+		pairs = append(pairs, [2]belm.State{one[2*k], one[2*k+1]})
+		labels = append(labels, fmt.Sprintf("pair%d", k))
+	}
+	*what = "sampling"
+	return pairs, labels, nil
+}
+
+// noisePairs draws the testNum pairs of noises, pair k from seed+k, as states for n steps.
+func noisePairs(p *pipeline.Pipeline, n int, seed uint64, testNum int) ([][2]belm.State, []string, error) {
+	var pairs [][2]belm.State
+	var labels []string
+	for k := 0; k < testNum; k++ {
+		sd := seed + uint64(k)
+		z := pipeline.Noise(sd, 2*p.Size(1))
+		a, err := p.NoiseState(z[:p.Size(1)], n)
+		if err != nil {
+			return nil, nil, err
+		}
+		b, err := p.NoiseState(z[p.Size(1):], n)
+		if err != nil {
+			return nil, nil, err
+		}
+		pairs = append(pairs, [2]belm.State{a, b})
+		labels = append(labels, fmt.Sprintf("seed%d", sd))
+	}
+	return pairs, labels, nil
 }
 
 // readEpsInput reads x (in *dtype; "" picks the dtype of x, and sets it) and the network
