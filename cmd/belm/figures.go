@@ -37,8 +37,9 @@ func runFigures(args []string) error {
 		if cf.quiet {
 			return
 		}
-		if !bar.tty {
+		if !bar.tty { // a line a figure: few, and each takes a while
 			fmt.Fprintf(os.Stderr, "[%d/%d] %s\n", done, total, what)
+			return
 		}
 		bar.update(done, total, what)
 	}

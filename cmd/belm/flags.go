@@ -26,9 +26,10 @@ type scheduleFlags struct {
 	float32Schedule       bool
 }
 
-// scheduleDefaults are diffusers' beta_start and beta_end of each schedule (the
-// squaredcos_cap_v2 schedule uses neither).
-var scheduleDefaults = map[string][2]float64{"linear": {0.0001, 0.02}, "scaled_linear": {0.00085, 0.012}, "squaredcos_cap_v2": {0.0001, 0.02}}
+// scheduleDefaults are the presets whose beta_start and beta_end a schedule takes when the
+// flags do not say: DDPM's for linear (diffusers' defaults), Stable Diffusion's for
+// scaled_linear (squaredcos_cap_v2 uses neither).
+var scheduleDefaults = map[string]belm.SchedulerConfig{"linear": belm.DDPMConfig, "scaled_linear": belm.SDConfig, "squaredcos_cap_v2": belm.DDPMConfig}
 
 func (s *scheduleFlags) register(fs *flagSet, defBeta, defSpacing string) {
 	s.fs = fs
@@ -41,8 +42,8 @@ func (s *scheduleFlags) register(fs *flagSet, defBeta, defSpacing string) {
 	fs.IntVar(&s.offset, "steps_offset", 0, atLeast(0), "steps_offset (leading spacing)")
 	fs.BoolVar(&s.float32Schedule, "float32_schedule", false, "compute ᾱ as diffusers does in float32 (bit-identical to PyTorch)")
 	fs.check(func() error {
-		for _, name := range []string{"beta_start", "beta_end"} {
-			if v, _ := strconv.ParseFloat(fs.Lookup(name).Value.String(), 64); fs.given(name) && !(v > 0 && v < 1) {
+		for name, v := range map[string]float64{"beta_start": s.betaStart, "beta_end": s.betaEnd} {
+			if fs.given(name) && !(v > 0 && v < 1) {
 				return fmt.Errorf("--%s %g: must be in (0, 1)", name, v)
 			}
 		}
@@ -68,7 +69,7 @@ func (s *scheduleFlags) schedule() (belm.SchedulerConfig, error) {
 	} else {
 		def := scheduleDefaults[*s.betaSchedule]
 		c = belm.SchedulerConfig{NumTrainTimesteps: s.trainSteps, BetaSchedule: *s.betaSchedule, TimestepSpacing: *s.spacing, StepsOffset: s.offset,
-			BetaStart: def[0], BetaEnd: def[1]}
+			BetaStart: def.BetaStart, BetaEnd: def.BetaEnd}
 		if s.fs.given("beta_start") {
 			c.BetaStart = s.betaStart
 		}
