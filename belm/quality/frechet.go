@@ -122,13 +122,7 @@ func FrechetDistance(a, b Gaussian) (float64, error) {
 
 // Stats fits the Gaussian of the classifier's features of images x (flat NCHW float32 in
 // [−1, 1]).
-func (c *Classifier) Stats(x []float32) (Gaussian, error) {
-	f, _, err := c.Apply(x)
-	if err != nil {
-		return Gaussian{}, err
-	}
-	return Fit(f, c.Dim())
-}
+func (c *Classifier) Stats(x []float32) (Gaussian, error) { return StatsOf(c, x) }
 
 // Quantize rounds images in [−1, 1] to the 8-bit grid the dataset's images live on
 // (pipeline.Quantize, what saving a PNG does, then fashionmnist.Scale), so generated and

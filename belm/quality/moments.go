@@ -128,10 +128,4 @@ func (m Moments) Gaussian() (Gaussian, error) {
 }
 
 // Moments are the sufficient statistics of the classifier's features of images x.
-func (c *Classifier) Moments(x []float32) (Moments, error) {
-	f, _, err := c.Apply(x)
-	if err != nil {
-		return Moments{}, err
-	}
-	return NewMoments(f, c.Dim())
-}
+func (c *Classifier) Moments(x []float32) (Moments, error) { return MomentsOf(c, x) }
