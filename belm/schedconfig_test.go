@@ -58,3 +58,48 @@ func TestLoadSchedulerConfigValidates(t *testing.T) {
 		t.Errorf("Defaults of the zero config: %+v", c)
 	}
 }
+
+// The one loader applies DDIMScheduler.from_config's defaults to a DDPMScheduler's file (clip_sample
+// and set_alpha_to_one true when absent), keeps an explicit set_alpha_to_one false, and refuses
+// dynamic thresholding and unknown prediction types rather than ignoring them.
+func TestLoadSchedulerConfigDDIMDefaults(t *testing.T) {
+	c, err := LoadSchedulerConfig("testdata/ddpm_scheduler_config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.ClipSample || c.TimestepSpacing != "leading" || c.BetaSchedule != "linear" || c.BetaEnd != 0.02 || c.NumTrainTimesteps != 1000 ||
+		c.SetAlphaToOne == nil || !*c.SetAlphaToOne || c.StepsOffset != 0 || c.PredictionType != "epsilon" {
+		t.Errorf("DDPM config: %+v", c)
+	}
+	dir := t.TempDir()
+	for name, js := range map[string]string{
+		"noclip":  `{"_class_name": "DDPMScheduler", "beta_schedule": "linear"}`,
+		"clipoff": `{"clip_sample": false, "timestep_spacing": "trailing"}`,
+		"thresh":  `{"thresholding": true}`,
+		"bad":     `[1, 2]`,
+		"pred":    `{"prediction_type": "flow"}`,
+		"alpha1":  `{"set_alpha_to_one": false, "prediction_type": "v_prediction"}`,
+	} {
+		p := filepath.Join(dir, name+".json")
+		os.WriteFile(p, []byte(js), 0o644)
+		c, err := LoadSchedulerConfig(p)
+		switch name {
+		case "noclip":
+			if err != nil || !c.ClipSample {
+				t.Errorf("%s: clip_sample absent must default to true (DDIMScheduler): %+v %v", name, c, err)
+			}
+		case "clipoff":
+			if err != nil || c.ClipSample || c.TimestepSpacing != "trailing" {
+				t.Errorf("%s: %+v %v", name, c, err)
+			}
+		case "alpha1":
+			if err != nil || c.SetAlphaToOne == nil || *c.SetAlphaToOne || c.PredictionType != "v_prediction" {
+				t.Errorf("%s: set_alpha_to_one false must be kept (Stable Diffusion 1.x ships it): %+v %v", name, c, err)
+			}
+		default:
+			if err == nil {
+				t.Errorf("%s: accepted", name)
+			}
+		}
+	}
+}

@@ -70,10 +70,17 @@ var (
 	SDConfig = SchedulerConfig{NumTrainTimesteps: 1000, BetaStart: 0.00085, BetaEnd: 0.012, BetaSchedule: "scaled_linear", TimestepSpacing: "linspace"}
 )
 
-// LoadSchedulerConfig reads a diffusers scheduler_config.json. Fields absent (or null) take
-// diffusers' defaults; fields present must make sense, since Defaults would otherwise read
-// an explicit 0 as "unset" (num_train_timesteps 0 run as 1000) or pass nonsense on
-// (clip_sample_range −1 turning clipping off): an error names the file, the field and the fix.
+// LoadSchedulerConfig reads a diffusers scheduler_config.json — a DDPMScheduler's, as the Hub's
+// DDPM checkpoints ship, or a DDIMScheduler's, as Stable Diffusion's — into the DDIMScheduler
+// configuration diffusers builds from it (DDIMScheduler.from_config): the fields of the file,
+// DDIMScheduler's defaults for the others (clip_sample true, set_alpha_to_one true,
+// timestep_spacing leading, steps_offset 0, prediction_type epsilon; spec §1.2). It is the
+// one loader of the workbench: every command and package reads scheduler configs through it.
+//
+// Fields present must make sense, since Defaults would otherwise read an explicit 0 as
+// "unset" (num_train_timesteps 0 run as 1000) or pass nonsense on (clip_sample_range −1
+// turning clipping off): an error names the file, the field and the fix. Dynamic
+// thresholding is refused rather than ignored.
 func LoadSchedulerConfig(path string) (SchedulerConfig, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -118,6 +125,20 @@ func LoadSchedulerConfig(path string) (SchedulerConfig, error) {
 	if present("steps_offset") && c.StepsOffset < 0 {
 		return SchedulerConfig{}, bad("steps_offset", fmt.Sprint(c.StepsOffset),
 			"it must be ≥ 0 (the shift added to every inference timestep; diffusers' default is 0)")
+	}
+	if present("thresholding") && string(raw["thresholding"]) != "false" {
+		return SchedulerConfig{}, bad("thresholding", string(raw["thresholding"]),
+			"dynamic thresholding is not supported: set it to false")
+	}
+	if err := ValidatePrediction(c.PredictionType); err != nil {
+		return SchedulerConfig{}, fmt.Errorf("scheduler config %s: %w", path, err)
+	}
+	if !present("clip_sample") {
+		c.ClipSample = true // DDIMScheduler's default
+	}
+	if c.SetAlphaToOne == nil {
+		t := true // DDIMScheduler's default
+		c.SetAlphaToOne = &t
 	}
 	return c.Defaults(), nil
 }

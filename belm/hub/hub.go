@@ -13,7 +13,6 @@
 package hub
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -458,40 +457,6 @@ func Download(id, cache string) (string, error) {
 	return dir, nil
 }
 
-// LoadSchedulerConfig reads a diffusers scheduler_config.json (a DDPMScheduler's, as the
-// Hub's DDPM checkpoints ship, or a DDIMScheduler's) into the DDIMScheduler configuration
-// that diffusers' DDIMPipeline builds from it (DDIMScheduler.from_config): the fields of
-// the file, DDIMScheduler's defaults for the others — clip_sample true, set_alpha_to_one
-// true, timestep_spacing leading, steps_offset 0 (spec §1.2).
-func LoadSchedulerConfig(path string) (belm.SchedulerConfig, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return belm.SchedulerConfig{}, fmt.Errorf("reading the scheduler config: %w", err)
-	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return belm.SchedulerConfig{}, fmt.Errorf("%s is not a JSON object: %w", path, err)
-	}
-	c, err := belm.LoadSchedulerConfig(path)
-	if err != nil {
-		return c, err
-	}
-	if _, ok := raw["clip_sample"]; !ok {
-		c.ClipSample = true
-	}
-	if c.SetAlphaToOne == nil {
-		t := true
-		c.SetAlphaToOne = &t
-	}
-	if v, ok := raw["thresholding"]; ok && string(v) == "true" {
-		return c, fmt.Errorf("%s: thresholding (dynamic thresholding) is not supported: set it to false", path)
-	}
-	if err := belm.ValidatePrediction(c.PredictionType); err != nil {
-		return c, fmt.Errorf("%s: %w", path, err)
-	}
-	return c, nil
-}
-
 // Scheduler returns the model's scheduler configuration: its scheduler_config.json, or,
 // when it has none, the DDPM configuration of google/ddpm-cifar10-32 (linear betas
 // 1e-4…0.02, leading spacing, clip_sample true); defaulted reports the latter.
@@ -501,6 +466,6 @@ func (m *Model) Scheduler() (c belm.SchedulerConfig, defaulted bool, err error) 
 		c.ClipSample = true
 		return c.Defaults(), true, nil
 	}
-	c, err = LoadSchedulerConfig(m.SchedulerConfig)
+	c, err = belm.LoadSchedulerConfig(m.SchedulerConfig)
 	return c, false, err
 }

@@ -130,43 +130,6 @@ func TestResolve(t *testing.T) {
 	}
 }
 
-func TestSchedulerConfig(t *testing.T) {
-	c, err := LoadSchedulerConfig("../testdata/ddpm_scheduler_config.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !c.ClipSample || c.TimestepSpacing != "leading" || c.BetaSchedule != "linear" || c.BetaEnd != 0.02 || c.NumTrainTimesteps != 1000 ||
-		c.SetAlphaToOne == nil || !*c.SetAlphaToOne || c.StepsOffset != 0 || c.PredictionType != "epsilon" {
-		t.Errorf("DDPM config: %+v", c)
-	}
-	dir := t.TempDir()
-	for name, js := range map[string]string{
-		"noclip":  `{"_class_name": "DDPMScheduler", "beta_schedule": "linear"}`,
-		"clipoff": `{"clip_sample": false, "timestep_spacing": "trailing"}`,
-		"thresh":  `{"thresholding": true}`,
-		"bad":     `[1, 2]`,
-		"pred":    `{"prediction_type": "flow"}`,
-	} {
-		p := filepath.Join(dir, name+".json")
-		os.WriteFile(p, []byte(js), 0o644)
-		c, err := LoadSchedulerConfig(p)
-		switch name {
-		case "noclip":
-			if err != nil || !c.ClipSample {
-				t.Errorf("%s: clip_sample absent must default to true (DDIMScheduler): %+v %v", name, c, err)
-			}
-		case "clipoff":
-			if err != nil || c.ClipSample || c.TimestepSpacing != "trailing" {
-				t.Errorf("%s: %+v %v", name, c, err)
-			}
-		default:
-			if err == nil {
-				t.Errorf("%s: accepted", name)
-			}
-		}
-	}
-}
-
 func TestFiles(t *testing.T) {
 	got := Files([]string{"README.md", "config.json", "diffusion_pytorch_model.bin", "diffusion_pytorch_model.safetensors", "scheduler_config.json", "model_index.json"})
 	if strings.Join(got, ",") != "config.json,diffusion_pytorch_model.safetensors,scheduler_config.json,model_index.json" {
