@@ -1,0 +1,53 @@
+// Package nb holds what every notebook cell needs and nothing else: stopping a cell on an
+// error with one readable line, so that a notebook's setup cell is its imports and settings.
+//
+//	import . "github.com/belmlab/workbench/viz/nb"
+//	%%
+//	g := Must(sched.Grid(10))
+//
+// A failing call prints "error: …" once, under the cell that failed (GoNB shows a program's
+// output under the cell that ran it), and stops the cell's program with exit status 1: no
+// panic, so no goroutine dump repeating the message and pointing at the cell that defined
+// the helper instead of the one that failed.
+package nb
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// exit and stderr are replaced by the tests.
+var (
+	exit             = os.Exit
+	stderr io.Writer = os.Stderr
+)
+
+// Must returns v, or stops the cell when err is not nil.
+func Must[T any](v T, err error) T {
+	if err != nil {
+		fail(err)
+	}
+	return v
+}
+
+// Must2 is Must for calls that return two values and an error.
+func Must2[A, B any](a A, b B, err error) (A, B) {
+	if err != nil {
+		fail(err)
+	}
+	return a, b
+}
+
+// Check stops the cell when err is not nil.
+func Check(err error) {
+	if err != nil {
+		fail(err)
+	}
+}
+
+// fail reports err once and stops.
+func fail(err error) {
+	fmt.Fprintf(stderr, "error: %v\n", err)
+	exit(1)
+}
