@@ -42,50 +42,64 @@ func CoefficientTable(s Sampler, g *Grid) ([]CoeffRow, error) {
 			if dir == Inversion {
 				i, target = k, k+1
 			}
-			row := CoeffRow{Dir: dir.String(), Step: k, T: tOf(i), TNext: tOf(target), Hi: h(i), Hnext: h(i + 1), Coef: map[string]float64{}}
-			add := func(name string, v float64) {
-				row.Coef[name] = v
-				row.Names = append(row.Names, name)
+			names, values, err := stepCoefficients(s, g, k, i, target, dir)
+			if err != nil {
+				return nil, fmt.Errorf("%s step %d: %w", dir, k, err)
 			}
-			switch sm := s.(type) {
-			case EDICT:
-				a, b := sm.Coefficients(g, max(i, target))
-				add("a", a)
-				add("b", b)
-				add("p", sm.P)
-			case Multistep:
-				w := min(s.Window(), k+1)
-				lo := target
-				if dir == Inversion {
-					lo = target - w
-				}
-				ex, err := sm.Relation(g, lo, w, dir).Solve(target)
-				if err != nil {
-					return nil, fmt.Errorf("%s step %d: %w", dir, k, err)
-				}
-				for j := w; j >= 1; j-- { // oldest first
-					l := i + j - 1
-					if dir == Inversion {
-						l = i - j + 1
-					}
-					add("x_"+rel(l-i), ex.A[l-ex.Lo])
-				}
-				for j := w; j >= 1; j-- {
-					l := i + j - 1
-					if dir == Inversion {
-						l = i - j + 1
-					}
-					if c := ex.C[l-ex.Lo]; c != 0 {
-						add("eps_"+rel(l-i), c)
-					}
-				}
-			default:
-				return nil, fmt.Errorf("no coefficient table for %s", s.Name())
+			row := CoeffRow{Dir: dir.String(), Step: k, T: tOf(i), TNext: tOf(target), Hi: h(i), Hnext: h(i + 1), Coef: map[string]float64{}, Names: names}
+			for j, name := range names {
+				row.Coef[name] = values[j]
 			}
 			rows = append(rows, row)
 		}
 	}
 	return rows, nil
+}
+
+// coefficientReporter is a sampler whose steps are not Multistep relations and that names
+// its own coefficients (EDICT: a_i, b_i, p).
+type coefficientReporter interface {
+	stepCoefficients(g *Grid, from, to int) (names []string, values []float64)
+}
+
+// stepCoefficients returns the named coefficients of step k of a pass (from the newest known
+// level i to target): the sampler's own, or those of its relation, with every latent of the
+// window (oldest first) and every nonzero ε term.
+func stepCoefficients(s Sampler, g *Grid, k, i, target int, dir Direction) ([]string, []float64, error) {
+	if cr, ok := s.(coefficientReporter); ok {
+		names, values := cr.stepCoefficients(g, i, target)
+		return names, values, nil
+	}
+	ms, ok := s.(Multistep)
+	if !ok {
+		return nil, nil, fmt.Errorf("no coefficient table for %s", s.Name())
+	}
+	w := min(s.Window(), k+1)
+	lo := target
+	if dir == Inversion {
+		lo = target - w
+	}
+	ex, err := ms.Relation(g, lo, w, dir).Solve(target)
+	if err != nil {
+		return nil, nil, err
+	}
+	level := func(j int) int { // the window's j-th newest latent, j = 1 … w
+		if dir == Inversion {
+			return i - j + 1
+		}
+		return i + j - 1
+	}
+	var names []string
+	var values []float64
+	for j := w; j >= 1; j-- { // oldest first
+		names, values = append(names, "x_"+rel(level(j)-i)), append(values, ex.A[level(j)-ex.Lo])
+	}
+	for j := w; j >= 1; j-- {
+		if c := ex.C[level(j)-ex.Lo]; c != 0 {
+			names, values = append(names, "eps_"+rel(level(j)-i)), append(values, c)
+		}
+	}
+	return names, values, nil
 }
 
 // rel names level i+d: "i", "i+1", "i-1".

@@ -2,6 +2,7 @@ package belm
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -140,7 +141,8 @@ func TestBELMOrderConditions(t *testing.T) {
 }
 
 func TestParseSampler(t *testing.T) {
-	for name, want := range map[string]string{"ddim": "ddim", "EDICT": "edict", "bdia": "bdia", "belm": "belm", "obelm": "belm", "lag": "belm", "belm3": "belm3", "belm-k4": "belm4"} {
+	for name, want := range map[string]string{"ddim": "ddim", "EDICT": "edict", "bdia": "bdia", "belm": "belm", "obelm": "belm", "lag": "belm", "belm3": "belm3", "belm-k4": "belm4",
+		"O-BELM": "belm", "o_belm": "belm", "belm_k4": "belm4", "BELM k=3": "belm3", "belm2": "belm2", " ddim-diffusers": "ddim-inverse-diffusers"} {
 		s, err := ParseSampler(name, DefaultSamplerOptions)
 		if err != nil || s.Name() != want {
 			t.Errorf("%s: %v, %v", name, s, err)
@@ -150,6 +152,11 @@ func TestParseSampler(t *testing.T) {
 		if _, err := ParseSampler(bad, DefaultSamplerOptions); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
+	}
+	// An unknown name is answered with the registry's names.
+	if _, err := ParseSampler("dpm", DefaultSamplerOptions); err == nil ||
+		!strings.Contains(err.Error(), "use ddim, ddim-inverse-diffusers, edict, bdia, belm (O-BELM) or belmK (e.g. belm3)") {
+		t.Errorf("unknown sampler: %v", err)
 	}
 	if _, err := ParseSampler("bdia", SamplerOptions{BDIAGamma: 1.5, EDICTP: 0.9}); err == nil {
 		t.Error("γ=1.5: no error")

@@ -24,6 +24,11 @@
 //	BELM k    kbelm.go   k-step, order conditions solved numerically            exact      1   k latents
 //	EDICT     edict.go   coupled (x, y) with mixing p                            exact      2   (x, y)
 //
+// Each sampler's file also holds its registry entry (SamplerInfo: names and aliases as
+// --sampler_type spells them, label, colour, NFE, exactness, expected LTE slope and global
+// order, constructor). ParseSampler, the figures (package viz) and the conformance tests read
+// the registry (Samplers, LookupSampler); nothing else lists or switches on samplers.
+//
 // Every multistep step is a Relation Σ X_j x_{lo+j} + Σ E_j ε(x_{lo+j}) = 0 solved for its
 // lowest level (sampling) or its highest (inversion). BELM relations have no ε at either
 // end, so both solutions are explicit and exact inverses for the same ε values (Prop. 2);
@@ -37,12 +42,21 @@
 // one compiled graph, shared by all steps and both directions, whose inputs are the latents,
 // the float64 coefficients computed on the host, and the network time; the runner checks
 // after each step that ε and the latent are finite. CFG (Runner.SetConditioning) and the
-// prediction types epsilon, v_prediction and sample are applied inside the graph.
+// prediction types epsilon, v_prediction and sample are applied inside the graph. The runner
+// dispatches on interfaces only: a Multistep sampler's relations run in one pass loop, a
+// sampler with steps of its own (EDICT, clipped DDIM) in another, and both report every step
+// to Runner.Observer.
+//
+// DDIM also follows diffusers' conventions where they differ from the paper's: DDIM.Final
+// lands the last step on ᾱ₀ (set_alpha_to_one false, FinalLevel), InvertDiffusers is
+// DDIMInverseScheduler's inversion (sampler "ddim-inverse-diffusers"); the golden loops of
+// diffusers' scheduler tests reproduce through the runner.
 //
 // # Analysis
 //
 // Runner.LTEStudy and Runner.GlobalStudy measure local truncation and global errors against
 // an exact Flow (closed form for analytic.Gaussian, Runner.Integrate's RK4 otherwise);
-// FitLogLogSlope gives the orders: LTE slopes DDIM 2, BDIA 2, O-BELM 3; global orders DDIM
-// 1, O-BELM 2. CoefficientTable lists every step's coefficients (`belm coeffs`).
+// FitLogLogSlope gives the orders: LTE slopes DDIM 2, BDIA 2, EDICT 2, O-BELM 3, k-step
+// BELM 2k−1; global orders DDIM 1, BDIA 1, EDICT 1, O-BELM 2 (SamplerInfo.LTESlope,
+// GlobalOrder). CoefficientTable lists every step's coefficients (`belm coeffs`).
 package belm

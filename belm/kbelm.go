@@ -3,6 +3,8 @@ package belm
 import (
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 )
 
 // BELM is the general k-step bidirectional explicit linear multistep sampler (paper Eq. 14):
@@ -21,7 +23,9 @@ import (
 // a = (−9, 9, 1), b = (−6, −6), App. A.4). The LTE is O(h^{2k−1}), but for k ≥ 3 the method is
 // not zero-stable (Dahlquist's barrier: a root ≈ −9.9 for k = 3 with equal steps), so errors
 // grow ~10× per step: a sampler to study, not to use (spec §2.10). The first k−1 steps
-// bootstrap with DDIM, then 2-, 3-, … step BELM. State: the last k latents; NFE: 1 per step.
+// bootstrap with DDIM, then 2-, 3-, … step BELM, down to the grid's level 0 (the clean
+// endpoint α = 1, σ = 0; not diffusers' ᾱ₀, see DDIM.Final). State: the last k latents; NFE: 1
+// per step.
 type BELM struct{ K int }
 
 // NewBELM returns k-step BELM, k ≥ 2.
@@ -32,23 +36,63 @@ func NewBELM(k int) (BELM, error) {
 	return BELM{K: k}, nil
 }
 
-func (b BELM) Name() string               { return fmt.Sprintf("belm%d", b.K) }
-func (BELM) NFEPerStep() int              { return 1 }
+// belm3Entry stands in the registry for the k-step BELM family (belmK, belm-kK for any k);
+// 3-step BELM is the one the paper derives in closed form (App. A.4).
+var belm3Entry = belmKEntry(3)
+
+// belmKEntry is the registry entry of k-step BELM: LTE O(h^{2k−1}) (2k−1 order conditions);
+// a global order only for k = 2 (O-BELM), since k ≥ 3 is not zero-stable.
+func belmKEntry(k int) SamplerInfo {
+	e := SamplerInfo{Name: "belm" + strconv.Itoa(k), Aliases: []string{"belm-k" + strconv.Itoa(k)},
+		Label: "BELM k=" + strconv.Itoa(k), NFEPerStep: 1, Exact: true, LTESlope: float64(2*k - 1),
+		New:    func(SamplerOptions) (Sampler, error) { return NewBELM(k) },
+		Family: "belmK", members: belmKMember}
+	switch k {
+	case 2:
+		e.GlobalOrder = 2
+	case 3:
+		e.Color = "#E69F00" // orange
+	}
+	return e
+}
+
+// belmKMember recognises a k-step BELM name: belm3, belm-k3, belm_k3, belmk3, belm-3, "belm k=3"
+// (the label) all give k = 3. k < 2 or k > 8 is recognised, and refused by NewBELM.
+func belmKMember(n string) (SamplerInfo, bool) {
+	rest, ok := strings.CutPrefix(n, "belm")
+	if !ok {
+		return SamplerInfo{}, false
+	}
+	rest = strings.TrimPrefix(strings.TrimPrefix(strings.TrimLeft(rest, "-_ "), "k"), "=")
+	k, err := strconv.Atoi(rest)
+	if err != nil || k < 1 {
+		return SamplerInfo{}, false
+	}
+	return belmKEntry(k), true
+}
+
+func (b BELM) Name() string               { return belmKEntry(b.K).Name }
+func (BELM) NFEPerStep() int              { return belm3Entry.NFEPerStep }
 func (b BELM) Window() int                { return b.K }
 func (BELM) Validate(dir Direction) error { return nil }
 
+// instabilityHint: k ≥ 3 is not zero-stable (Dahlquist's barrier, spec §2.10).
+func (b BELM) instabilityHint(Direction) string {
+	if b.K >= 3 {
+		return fmt.Sprintf("; %d-step BELM is not zero-stable, errors grow ~10× per step (spec §2.10): use belm (O-BELM)", b.K)
+	}
+	return ""
+}
+
+// Relation is the w-step BELM relation over levels lo … lo+w (DDIM for w = 1). When its order
+// conditions cannot be solved, the relation carries the error, which Solve returns.
 func (b BELM) Relation(g *Grid, lo, w int, dir Direction) Relation {
 	if w < 2 {
 		return ddimRelation(g, lo, dir)
 	}
 	a, bb, err := BELMCoefficients(g, lo, w)
 	if err != nil {
-		// The order-condition matrix is a confluent Vandermonde matrix in distinct nodes, so
-		// it is non-singular for every strictly increasing grid; report NaNs if it is not.
-		nan := math.NaN()
-		for i := range a {
-			a[i] = nan
-		}
+		return Relation{Lo: lo, X: make([]float64, w+1), E: make([]float64, w+1), Err: err}
 	}
 	// x-space: x_lo = Σ a_j (α_lo/α_{lo+j}) x_{lo+j} + Σ b_j h_{lo+j} α_lo ε_{lo+j}.
 	alo := g.Levels[lo].Alpha
@@ -88,7 +132,10 @@ func BELMCoefficients(g *Grid, lo, w int) (a, b []float64, err error) {
 	}
 	u, err := solveLinear(m, rhs)
 	if err != nil {
-		return make([]float64, w), make([]float64, w-1), fmt.Errorf("BELM order conditions at levels %d…%d: %w", lo, lo+w, err)
+		return make([]float64, w), make([]float64, w-1), fmt.Errorf(
+			"%d-step BELM at levels %d…%d (σ̄ %.6g … %.6g): the order conditions (paper Eqs. 30–34) are a singular system (%v): "+
+				"their nodes σ̄ must be distinct and finite, which every grid from NewGrid or Schedule.Grid is; build the grid with NewGrid, or use belm (O-BELM)",
+			w, lo, lo+w, g.SigmaBar(lo), g.SigmaBar(lo+w), err)
 	}
 	return u[:w], u[w:], nil
 }
@@ -103,8 +150,8 @@ func solveLinear(m [][]float64, rhs []float64) ([]float64, error) {
 				p = r
 			}
 		}
-		if m[p][col] == 0 {
-			return nil, fmt.Errorf("singular system")
+		if m[p][col] == 0 || math.IsNaN(m[p][col]) {
+			return nil, fmt.Errorf("no pivot in column %d of %d", col+1, n)
 		}
 		m[col], m[p] = m[p], m[col]
 		rhs[col], rhs[p] = rhs[p], rhs[col]
@@ -123,6 +170,9 @@ func solveLinear(m [][]float64, rhs []float64) ([]float64, error) {
 			v -= m[r][c] * u[c]
 		}
 		u[r] = v / m[r][r]
+		if math.IsNaN(u[r]) || math.IsInf(u[r], 0) {
+			return nil, fmt.Errorf("unknown %d of %d is %g", r+1, n, u[r])
+		}
 	}
 	return u, nil
 }

@@ -19,11 +19,20 @@ package belm
 // The first sampling step (x_N → x_{N−1}) is DDIM, the first inversion step (x_0 → x_1) DDIM
 // inversion (Algorithm 1); every other step, including the last one to the clean endpoint,
 // uses Eq. 18/19. Inversion returns the pair (x_N, x_{N−1}), which exact reconstruction needs.
+// The last step lands on the grid's level 0, the reference's clean endpoint α = 1, σ = 0
+// (never diffusers' ᾱ₀: see DDIM.Final).
 // State: the last two latents; NFE: 1 per step.
 type OBELM struct{}
 
-func (OBELM) Name() string                 { return NameBELM }
-func (OBELM) NFEPerStep() int              { return 1 }
+// obelmEntry is O-BELM's registry entry: LTE O((h_i+h_{i+1})³) (Prop. 4), zero-stable, so
+// global order 2 (Props. 5–6). "lag" is the reference scripts' default --sampler_type.
+var obelmEntry = SamplerInfo{Name: NameBELM, Aliases: []string{"obelm", "o-belm", "o_belm", "lag"},
+	Label: "O-BELM", Color: "#6A3D9A", // purple
+	NFEPerStep: 1, Exact: true, LTESlope: 3, GlobalOrder: 2,
+	New: func(SamplerOptions) (Sampler, error) { return OBELM{}, nil }}
+
+func (OBELM) Name() string                 { return obelmEntry.Name }
+func (OBELM) NFEPerStep() int              { return obelmEntry.NFEPerStep }
 func (OBELM) Window() int                  { return 2 }
 func (OBELM) Validate(dir Direction) error { return nil }
 

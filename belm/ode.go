@@ -38,7 +38,7 @@ func (r *Runner) Integrate(x *tensors.Tensor, from, to float64, steps int, c flo
 		f := func(xbar *Node, i int) *Node { // dx̄/du at stage i (parameters pHead+3i …)
 			a, s, d := p(pHead+3*i), p(pHead+3*i+1), p(pHead+3*i+2)
 			tm := Time{T: p(pT), Alpha: a, Sigma: s}
-			return Mul(d, env.EpsAt(Mul(a, xbar), tm))
+			return Mul(d, env.EpsAt(Mul(a, xbar), tm, tm))
 		}
 		hh := p(pHead + 9)
 		a0 := p(pHead)

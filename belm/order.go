@@ -51,7 +51,8 @@ type OrderPoint struct {
 // the sampler is given the exact latents at levels σ̄* + h, σ̄* + h + ρh, … (steps growing by
 // ratio ρ toward the noise, as on real grids) and its step to σ̄* is compared with the exact
 // x̄(σ̄*). xbarStar are the trajectories' values at σ̄*; shape is the latent shape.
-// Expected slopes of log τ against log h (spec §3): DDIM 2, BDIA 2, O-BELM 3, k-step BELM 2k−1.
+// Expected slopes of log τ against log h (spec §3, SamplerInfo.LTESlope): DDIM 2, BDIA 2,
+// EDICT 2 (from x = y), O-BELM 3, k-step BELM 2k−1.
 func (r *Runner) LTEStudy(s Sampler, flow Flow, xbarStar []float64, shape []int, sigmaStar, ratio float64, hs []float64) ([]OrderPoint, error) {
 	var out []OrderPoint
 	w := s.Window()
@@ -79,9 +80,6 @@ func (r *Runner) LTEStudy(s Sampler, flow Flow, xbarStar []float64, shape []int,
 			}
 			st.Latents = append(st.Latents, x)
 		}
-		if _, ok := s.(EDICT); ok {
-			st.Latents = []*tensors.Tensor{st.Latents[0], st.Latents[0]}
-		}
 		res, err := r.Run(s, g, st, 0)
 		if err != nil {
 			return nil, fmt.Errorf("LTE at h=%g: %w", h, err)
@@ -97,7 +95,8 @@ func (r *Runner) LTEStudy(s Sampler, flow Flow, xbarStar []float64, shape []int,
 
 // GlobalStudy measures the global error of sampling from the exact x_N at σ̄max down to
 // σ̄ = 0 on PowerGrid(σ̄max, N, ρ) for each N, against the exact x₀ (x0 given as flat values).
-// Expected slopes of log error against log N: −1 for DDIM, −2 for O-BELM (Props. 5–6).
+// Expected slopes of log error against log N (SamplerInfo.GlobalOrder, asymptotically):
+// −1 for DDIM, BDIA and EDICT, −2 for O-BELM (Props. 5–6).
 func (r *Runner) GlobalStudy(s Sampler, flow Flow, x0 []float64, shape []int, sigmaMax, rho float64, ns []int) ([]OrderPoint, error) {
 	xbarN, err := flow(x0, 0, sigmaMax)
 	if err != nil {

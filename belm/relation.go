@@ -17,10 +17,14 @@ import (
 // other for the same ε values (paper Prop. 2). DDIM's step has ε at its upper end, so it
 // can only be solved downward; DDIM inversion is a different relation (ε at the lower end),
 // which is why DDIM is not exactly invertible.
+//
+// Err, if set, says why the relation could not be built (k-step BELM's order conditions
+// singular on the grid): Solve returns it.
 type Relation struct {
-	Lo int
-	X  []float64
-	E  []float64
+	Lo  int
+	X   []float64
+	E   []float64
+	Err error
 }
 
 // Hi is the highest level of the relation.
@@ -38,6 +42,9 @@ type Explicit struct {
 // Solve solves the relation for the state at level `to`. It fails when that state does not
 // appear (X = 0: e.g. BDIA with γ = 0 solved upward) or appears inside an ε (not explicit).
 func (r Relation) Solve(to int) (Explicit, error) {
+	if r.Err != nil {
+		return Explicit{}, r.Err
+	}
 	j := to - r.Lo
 	if j < 0 || j >= len(r.X) {
 		return Explicit{}, fmt.Errorf("level %d is outside the relation's levels %d…%d", to, r.Lo, r.Hi())
@@ -46,8 +53,13 @@ func (r Relation) Solve(to int) (Explicit, error) {
 		return Explicit{}, fmt.Errorf("the relation has ε(x_%d): it is implicit in x_%d and cannot be solved for it", to, to)
 	}
 	p := r.X[j]
-	if p == 0 || math.IsNaN(p) || math.IsInf(p, 0) {
+	if p == 0 || nonFinite(p) {
 		return Explicit{}, fmt.Errorf("the coefficient of x_%d is %g: the relation cannot be solved for x_%d", to, p, to)
+	}
+	for i := range r.X {
+		if nonFinite(r.X[i]) || nonFinite(r.E[i]) {
+			return Explicit{}, fmt.Errorf("the relation's coefficients of x_%d are %g and %g (ε): a grid level's α or σ̄ is degenerate; build the grid with NewGrid", r.Lo+i, r.X[i], r.E[i])
+		}
 	}
 	e := Explicit{To: to, Lo: r.Lo, A: make([]float64, len(r.X)), C: make([]float64, len(r.X))}
 	for i := range r.X {
@@ -59,6 +71,9 @@ func (r Relation) Solve(to int) (Explicit, error) {
 	}
 	return e, nil
 }
+
+// nonFinite reports whether v is NaN or ±Inf.
+func nonFinite(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }
 
 // explicitRelation builds the relation x_lo − Σ_{j≥1} A[j−1]·x_{lo+j} − Σ_{j≥1} C[j−1]·ε(x_{lo+j}) = 0
 // from the sampling form x_lo = Σ A·x + Σ C·ε over levels lo+1 … lo+len(A). Dividing by the

@@ -159,7 +159,9 @@ func (r *Runner) Invert(s Sampler, g *Grid, x0 *tensors.Tensor, top int) (State,
 }
 
 // Run walks s over g from state st to level `to`: downward (sampling) when to < st.Level,
-// upward (inversion) when to > st.Level.
+// upward (inversion) when to > st.Level. A sampler that steps itself in that direction
+// (EDICT; DDIM clipping x̂₀ or inverting in diffusers' convention) runs its own step graph
+// (runSteps); every other runs as a Multistep (runMultistep).
 func (r *Runner) Run(s Sampler, g *Grid, st State, to int) (State, error) {
 	if st.Level < 0 || st.Level > g.N() || to < 0 || to > g.N() {
 		return State{}, fmt.Errorf("levels %d → %d are outside the grid's 0…%d", st.Level, to, g.N())
@@ -178,18 +180,20 @@ func (r *Runner) Run(s Sampler, g *Grid, st State, to int) (State, error) {
 	if to == st.Level {
 		return st, nil
 	}
-	switch sm := s.(type) {
-	case DDIM:
-		if sm.Clip > 0 {
-			return r.runClippedDDIM(sm, g, st, to, dir)
-		}
-		return r.runMultistep(sm, g, st, to, dir)
-	case Multistep:
-		return r.runMultistep(sm, g, st, to, dir)
-	case EDICT:
-		return r.runEDICT(sm, g, st, to, dir)
+	if sp, ok := s.(stepper); ok && sp.ownSteps(dir) {
+		return r.runSteps(sp, g, st, to, dir)
 	}
-	return State{}, fmt.Errorf("sampler %s has no runner", s.Name())
+	if ms, ok := s.(Multistep); ok {
+		return r.runMultistep(ms, g, st, to, dir)
+	}
+	return State{}, fmt.Errorf("sampler %s has no runner: it must implement Multistep", s.Name())
+}
+
+// observe calls the Observer, if any, after a step: the one place the runner reports steps.
+func (r *Runner) observe(s Sampler, dir Direction, step, steps, from, to int, latent *tensors.Tensor) {
+	if r.Observer != nil {
+		r.Observer(StepInfo{Sampler: s.Name(), Dir: dir, Step: step, Steps: steps, From: from, To: to, Latent: latent})
+	}
 }
 
 func (r *Runner) checkLatents(ls []*tensors.Tensor) error {
@@ -257,11 +261,14 @@ func (r *Runner) params(net Level, rest ...float64) *tensors.Tensor {
 	return tensors.FromFlatDataAndDimensions(p, len(p))
 }
 
-// stepEnv is what a step graph body can use: ε_θ at the step's network time (params
-// 0…3), ε_θ at any other time, and the parameters.
+// stepEnv is what a step graph body can use: the step's network time Net (parameters pT,
+// pAlpha, pSigma), ε_θ there, ε_θ at any other time, and the parameters.
 type stepEnv struct {
-	Eps   func(x *Node) *Node
-	EpsAt func(x *Node, tm Time) *Node
+	Net Time
+	// Eps is ε_θ(x) at Net, the model's prediction converted to ε with Net's α, σ.
+	Eps func(x *Node) *Node
+	// EpsAt is ε_θ(x) at network time net, the prediction converted with conv's α, σ.
+	EpsAt func(x *Node, net, conv Time) *Node
 	Param func(i int) *Node
 }
 
@@ -385,13 +392,13 @@ func (r *Runner) newStepExec(body stepGraph, nl int) (*stepExec, error) {
 		}
 		var flags []*Node
 		var inputs []bool
-		epsAt := func(x *Node, tm Time) *Node {
-			e := r.epsGraph(scope, x, tm, param(pGuidance), cond, uncond)
+		epsAt := func(x *Node, net, conv Time) *Node {
+			e := r.epsGraph(scope, x, net, conv, param(pGuidance), cond, uncond)
 			flags = append(flags, mean(e), sumSq(x))
 			inputs = append(inputs, slices.Contains(xs, x))
 			return e
 		}
-		env := stepEnv{Eps: func(x *Node) *Node { return epsAt(x, tm) }, EpsAt: epsAt, Param: param}
+		env := stepEnv{Net: tm, Eps: func(x *Node) *Node { return epsAt(x, tm, tm) }, EpsAt: epsAt, Param: param}
 		out, keep := body(env, xs)
 		flags = append(flags, mean(out[0]))
 		r.mu.Lock()
@@ -408,7 +415,7 @@ func (r *Runner) newStepExec(body stepGraph, nl int) (*stepExec, error) {
 // newStepExec), in causal order: the ε evaluations in the order computed, then the new
 // latent. inputs says which ε were evaluated at latent inputs; latents have n values of dt.
 func check(flags []float64, inputs []bool, n int, dt dtypes.DType) error {
-	bad := func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }
+	bad := nonFinite
 	size := func(i int) errNotFinite { // of the latent ε i was evaluated at, from its Σx²
 		if ss := flags[2*i+1]; !math.IsInf(ss, 1) {
 			return errNotFinite{rms: math.Sqrt(ss / float64(n))}
@@ -467,8 +474,9 @@ func (e errNotFinite) Error() string {
 	return "the latent overflowed to Inf/NaN, from a latent of " + e.size()
 }
 
-// epsGraph evaluates ε_θ(x) with CFG and the model's prediction type converted to ε.
-func (r *Runner) epsGraph(scope *model.Scope, x *Node, tm Time, w, cond, uncond *Node) *Node {
+// epsGraph evaluates ε_θ(x) at network time tm with CFG, and converts the model's
+// prediction type to ε with conv's α, σ (tm's, except in diffusers' DDIM inversion).
+func (r *Runner) epsGraph(scope *model.Scope, x *Node, tm, conv Time, w, cond, uncond *Node) *Node {
 	var out *Node
 	if uncond != nil {
 		b := x.Shape().Dimensions[0]
@@ -483,7 +491,7 @@ func (r *Runner) epsGraph(scope *model.Scope, x *Node, tm Time, w, cond, uncond 
 	if p, ok := r.model.(Predictor); ok {
 		pt = p.PredictionType()
 	}
-	return EpsFromPrediction(pt, out, x, tm)
+	return EpsFromPrediction(pt, out, x, conv)
 }
 
 // EpsFromPrediction converts a model output to ε (diffusers' prediction_type):
@@ -557,17 +565,16 @@ func stepError(err error, s Sampler, dir Direction, step, from, to int, net Leve
 	return fmt.Errorf("%s: the model returned NaN or Inf for a finite input of %s: check the model, its weights and its input scale", where, nf.size())
 }
 
+// instabilityHinter is a sampler with a known instability in some direction (BDIA's
+// inversion, k-step BELM for k ≥ 3): instabilityHint completes a divergence error.
+type instabilityHinter interface {
+	instabilityHint(dir Direction) string
+}
+
 // instabilityHint names the known instabilities of s in direction dir.
 func instabilityHint(s Sampler, dir Direction) string {
-	switch sm := s.(type) {
-	case BDIA:
-		if dir == Inversion {
-			return "; BDIA's inversion grows like (1/γ)^N: use γ ≥ 0.9 (spec §7.2)"
-		}
-	case BELM:
-		if sm.K >= 3 {
-			return fmt.Sprintf("; %d-step BELM is not zero-stable, errors grow ~10× per step (spec §2.10): use belm (O-BELM)", sm.K)
-		}
+	if h, ok := s.(instabilityHinter); ok {
+		return h.instabilityHint(dir)
 	}
 	return ""
 }

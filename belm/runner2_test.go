@@ -1,6 +1,7 @@
 package belm_test
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -10,6 +11,8 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/belmlab/workbench/belm"
+	"github.com/belmlab/workbench/belm/analytic"
+	"github.com/belmlab/workbench/belm/backends"
 )
 
 // float32 round trips: O-BELM ≤ 1e-5 of the data scale (spec §7.2 measured 1e-6…1e-5: float32
@@ -27,7 +30,7 @@ func TestRoundTripFloat32(t *testing.T) {
 				// O-BELM is the claim (≤ 1e-5); EDICT's 1/p and 1/a_i divisions amplify float32
 				// rounding more on the DDPM grid at small N (measured up to 1.6e-4).
 				if tol := map[string]float64{"belm": 1e-5, "bdia": 1e-5, "edict": 1e-3}[name]; e.MaxAbs > tol {
-					t.Errorf("%s N=%d %s float32: %.2e > 1e-5", cfg.BetaSchedule, g.N(), name, e.MaxAbs)
+					t.Errorf("%s N=%d %s float32: round-trip error %.2e > %.0e", cfg.BetaSchedule, g.N(), name, e.MaxAbs, tol)
 				}
 			}
 		}
@@ -110,14 +113,7 @@ func TestPartialInversion(t *testing.T) {
 func TestGuidanceRoundTrip(t *testing.T) {
 	m := gmm(t)
 	x0 := m.Sample(belm.Uniform(6, 8), belm.Normal(6, 8*dim))
-	condV := make([]float64, 8*3)
-	uncondV := make([]float64, 8*3)
-	for b := 0; b < 8; b++ {
-		condV[b*3+b%3] = 1
-		copy(uncondV[b*3:], m.Weights)
-	}
-	cond, _ := belm.NewTensor(condV, dtypes.Float64, 8, 3)
-	uncond, _ := belm.NewTensor(uncondV, dtypes.Float64, 8, 3)
+	cond, uncond := classConditioning(m)
 	g := grids(t, belm.SDConfig, 20)[0]
 	plain := runner(t, m, dtypes.Float64)
 	guided := runner(t, m, dtypes.Float64)
@@ -150,7 +146,62 @@ func TestGuidanceRoundTrip(t *testing.T) {
 	}
 }
 
+// classConditioning is the mixture's conditioning for a batch of 8: item b conditioned on
+// class b mod 3 (a one-hot row of weights), unconditioned on the mixture's own weights.
+func classConditioning(m *analytic.GMM) (cond, uncond *tensors.Tensor) {
+	condV := make([]float64, 8*3)
+	uncondV := make([]float64, 8*3)
+	for b := 0; b < 8; b++ {
+		condV[b*3+b%3] = 1
+		copy(uncondV[b*3:], m.Weights)
+	}
+	cond, _ = belm.NewTensor(condV, dtypes.Float64, 8, 3)
+	uncond, _ = belm.NewTensor(uncondV, dtypes.Float64, 8, 3)
+	return cond, uncond
+}
+
+// EpsFromPrediction against numbers worked out by hand from the definitions alone,
+// x_t = α x₀ + σ ε and v = α ε − σ x₀ (diffusers' prediction types), not from the formulas
+// the code inverts: at α = 0.6, σ = 0.8 (α² + σ² = 1), x₀ = 0.5 and ε = 0.875 give
+// x_t = 0.3 + 0.7 = 1 and v = 0.525 − 0.4 = 0.125; at α = 0.28, σ = 0.96, x₀ = −1 and ε = 2
+// give x_t = −0.28 + 1.92 = 1.64 and v = 0.56 + 0.96 = 1.52. So ε must come back from
+// (v, x_t) and from (x̂₀ = x₀, x_t); diffusers' own forms of the same, x̂₀ = α x_t − σ v and
+// ε = α v + σ x_t, agree (0.6 − 0.1 = 0.5; 0.4592 − 1.4592 = −1). Tolerance 1e-15: the
+// decimals are not exact in binary.
+func TestEpsFromPredictionKnownAnswers(t *testing.T) {
+	b, err := backends.New("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		alpha, sigma, xt, x0, v, eps float64
+	}{
+		{0.6, 0.8, 1, 0.5, 0.125, 0.875},
+		{0.28, 0.96, 1.64, -1, 1.52, 2},
+	} {
+		for pt, out := range map[string]float64{"epsilon": tc.eps, "v_prediction": tc.v, "sample": tc.x0} {
+			res, err := ExecOnce(b, func(x, o *Node) *Node {
+				g := x.Graph()
+				tm := belm.Time{T: Scalar(g, dtypes.Float64, 0), Alpha: Scalar(g, dtypes.Float64, tc.alpha), Sigma: Scalar(g, dtypes.Float64, tc.sigma)}
+				return belm.EpsFromPrediction(pt, o, x, tm)
+			}, []float64{tc.xt}, []float64{out})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := values(t, res)[0]; math.Abs(got-tc.eps) > 1e-15 {
+				t.Errorf("α=%g %s: ε = %.17g, want %g", tc.alpha, pt, got, tc.eps)
+			}
+		}
+	}
+	if err := belm.ValidatePrediction("x0"); err == nil {
+		t.Error(`prediction type "x0": no error`)
+	}
+}
+
 // v_prediction and sample models are converted to ε: the trajectories match the ε model's.
+// (The Gaussian's v and x̂₀ outputs are the inverses of the runner's conversions, so this
+// checks the plumbing; TestEpsFromPredictionKnownAnswers and the diffusers v_prediction
+// golden loops check the formulas.)
 func TestPredictionTypes(t *testing.T) {
 	g := grids(t, belm.SDConfig, 10)[0]
 	noise := tensorOf(t, belm.Normal(8, 8*dim), dtypes.Float64)

@@ -2,7 +2,6 @@ package belm
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -23,7 +22,9 @@ func (d Direction) String() string {
 	return "sampling"
 }
 
-// Sampler is a diffusion sampler with an inverse. The maths of each lives in its own file.
+// Sampler is a diffusion sampler with an inverse. The maths of each lives in its own file,
+// with its registry entry (SamplerInfo). A sampler runs either as a Multistep (its steps are
+// linear relations) or, for EDICT and clipped DDIM, with step graphs of its own.
 type Sampler interface {
 	// Name is the sampler's name as the reference scripts' --sampler_type spells it.
 	Name() string
@@ -73,24 +74,15 @@ type SamplerOptions struct {
 // scripts' choice; small γ explodes on inversion, spec §7.2) and p = 0.93 (EDICT's default).
 var DefaultSamplerOptions = SamplerOptions{BDIAGamma: 0.96, EDICTP: 0.93}
 
-// ParseSampler returns the sampler of a --sampler_type name: ddim, edict, bdia, belm (O-BELM;
-// also obelm and lag, the reference's old name) or belmK for k-step BELM (e.g. belm3).
+// ParseSampler returns the sampler of a --sampler_type name or alias, as the registry lists
+// them (Samplers): ddim, ddim-inverse-diffusers, edict, bdia, belm (O-BELM; also obelm, o-belm
+// and lag, the reference's old name) or belmK for k-step BELM (e.g. belm3, belm-k3).
 func ParseSampler(name string, o SamplerOptions) (Sampler, error) {
-	n := strings.ToLower(strings.TrimSpace(name))
-	switch n {
-	case NameDDIM:
-		return DDIM{}, nil
-	case NameEDICT:
-		return NewEDICT(o.EDICTP)
-	case NameBDIA:
-		return NewBDIA(o.BDIAGamma)
-	case NameBELM, "obelm", "o-belm", "lag":
-		return OBELM{}, nil
+	info, ok := LookupSampler(name)
+	if !ok {
+		return nil, fmt.Errorf("unknown sampler %q: use %s", name, samplerNames())
 	}
-	if k, err := strconv.Atoi(strings.TrimPrefix(strings.TrimPrefix(n, "belm-k"), "belm")); err == nil && strings.HasPrefix(n, "belm") {
-		return NewBELM(k)
-	}
-	return nil, fmt.Errorf("unknown sampler %q: use ddim, edict, bdia, belm (O-BELM) or belmK for k-step BELM (e.g. belm3)", name)
+	return info.New(o)
 }
 
 // ParseSamplers parses a comma-separated list of sampler names.

@@ -9,6 +9,8 @@ import (
 
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/belmlab/workbench/belm"
 )
 
 // samplerStyle is the fixed look of one sampler in every figure.
@@ -18,18 +20,20 @@ type samplerStyle struct {
 	glyph draw.GlyphDrawer
 }
 
-// The known samplers. Colours are from the Okabe–Ito palette (safe for
-// colour-blind readers); each sampler also has its own marker so that a
-// figure printed in grey stays readable.
-var knownSamplers = map[string]samplerStyle{
-	"ddim":  {"DDIM", color.RGBA{0xD5, 0x5E, 0x00, 0xFF}, draw.CircleGlyph{}},   // vermillion
-	"edict": {"EDICT", color.RGBA{0x00, 0x72, 0xB2, 0xFF}, draw.PyramidGlyph{}}, // blue
-	"bdia":  {"BDIA", color.RGBA{0x00, 0x9E, 0x73, 0xFF}, draw.BoxGlyph{}},      // bluish green
-	"belm":  {"O-BELM", color.RGBA{0x6A, 0x3D, 0x9A, 0xFF}, diamondGlyph{}},     // purple
+// samplerGlyphs are the markers of the samplers, keyed by their name or family in belm's
+// registry (belm.Samplers), so that a figure printed in grey stays readable. The labels and
+// colours (Okabe–Ito, safe for colour-blind readers) come from the registry.
+var samplerGlyphs = map[string]draw.GlyphDrawer{
+	"ddim":                   draw.CircleGlyph{},
+	"ddim-inverse-diffusers": ringGlyph{},
+	"edict":                  draw.PyramidGlyph{},
+	"bdia":                   draw.BoxGlyph{},
+	"belm":                   diamondGlyph{},
+	"belmK":                  crossGlyph{}, // every k-step BELM
 }
 
 // belmK3Color is the colour of 3-step BELM ("belm3", "belm-k3").
-var belmK3Color = color.RGBA{0xE6, 0x9F, 0x00, 0xFF} // orange
+var belmK3Color = styleOf("belm3").color
 
 // fallbackPalette colours samplers the package does not know, chosen by a
 // hash of the name, so a name gets the same colour in every figure and run.
@@ -45,38 +49,14 @@ var fallbackPalette = []color.RGBA{
 
 var fallbackGlyphs = []draw.GlyphDrawer{ringGlyph{}, crossGlyph{}}
 
-// canonical lower-cases a sampler name and maps aliases ("O-BELM", "obelm")
-// to the project's names.
-func canonical(name string) string {
-	n := strings.ToLower(strings.TrimSpace(name))
-	switch n {
-	case "o-belm", "obelm", "o_belm":
-		return "belm"
-	}
-	return n
-}
-
-// belmSteps reports k for a k-step BELM name: "belm3", "belm-k3", "belm_k3",
-// "belmk3", "belm-3" all give 3.
-func belmSteps(n string) (int, bool) {
-	rest, ok := strings.CutPrefix(n, "belm")
-	if !ok {
-		return 0, false
-	}
-	rest = strings.TrimLeft(rest, "-_ ")
-	rest = strings.TrimPrefix(rest, "k")
-	rest = strings.TrimPrefix(rest, "=")
-	k, err := strconv.Atoi(rest)
-	if err != nil || k < 1 {
-		return 0, false
-	}
-	return k, true
-}
-
+// styleOf is the look of a sampler name: its registry entry's label, colour and glyph (names
+// and aliases alike, case ignored); a name the registry does not know, or an entry without a
+// colour, gets a colour and glyph chosen by a hash of the (registry) name.
 func styleOf(name string) samplerStyle {
-	n := canonical(name)
-	if s, ok := knownSamplers[n]; ok {
-		return s
+	n := strings.ToLower(strings.TrimSpace(name))
+	info, known := belm.LookupSampler(n)
+	if known {
+		n = info.Name
 	}
 	h := fnv.New32a()
 	h.Write([]byte(n))
@@ -86,25 +66,40 @@ func styleOf(name string) samplerStyle {
 		color: fallbackPalette[sum%uint32(len(fallbackPalette))],
 		glyph: fallbackGlyphs[sum%uint32(len(fallbackGlyphs))],
 	}
-	if k, ok := belmSteps(n); ok {
-		s.label = "BELM k=" + strconv.Itoa(k)
-		s.glyph = crossGlyph{}
-		if k == 3 {
-			s.color = belmK3Color
-		}
+	if !known {
+		return s
+	}
+	s.label = info.Label
+	if c, ok := hexColor(info.Color); ok {
+		s.color = c
+	}
+	if g, ok := samplerGlyphs[info.Name]; ok {
+		s.glyph = g
+	} else if g, ok := samplerGlyphs[info.Family]; ok {
+		s.glyph = g
 	}
 	return s
 }
 
-// SamplerColor is the colour of a sampler in every figure: fixed for "ddim",
-// "edict", "bdia", "belm" (O-BELM) and 3-step BELM ("belm3", "belm-k3");
-// any other name gets a colour from a palette, chosen by a hash of the name
-// (the same name always gets the same colour). Case is ignored.
+// hexColor parses "#RRGGBB".
+func hexColor(s string) (color.RGBA, bool) {
+	v, err := strconv.ParseUint(strings.TrimPrefix(s, "#"), 16, 32)
+	if len(s) != 7 || s[0] != '#' || err != nil {
+		return color.RGBA{}, false
+	}
+	return color.RGBA{uint8(v >> 16), uint8(v >> 8), uint8(v), 0xFF}, true
+}
+
+// SamplerColor is the colour of a sampler in every figure, from belm's registry: fixed for
+// "ddim", "edict", "bdia", "belm" (O-BELM), 3-step BELM ("belm3", "belm-k3") and the other
+// registered samplers, whatever alias names them; any other name gets a colour from a
+// palette, chosen by a hash of the name (the same name always gets the same colour). Case is
+// ignored.
 func SamplerColor(name string) color.Color { return styleOf(name).color }
 
-// SamplerLabel is the display name of a sampler: "DDIM", "EDICT", "BDIA",
-// "O-BELM", "BELM k=3" for "belm3"/"belm-k3" (any k); unknown names are
-// returned as given.
+// SamplerLabel is the display name of a sampler, from belm's registry: "DDIM", "EDICT",
+// "BDIA", "O-BELM", "BELM k=3" for "belm3"/"belm-k3" (any k); unknown names are returned as
+// given.
 func SamplerLabel(name string) string { return styleOf(name).label }
 
 // diamondGlyph is a filled diamond (a square standing on a corner).
