@@ -151,6 +151,19 @@ else
   PYTHONWARNINGS=ignore::DeprecationWarning "$py" -m jupyter_client.kernelspecapp install --user --name belm-go "$tmp/belm-go" 2>&1 | sed 's/^/    /'
 fi
 
+# ---------------------------------------------------------------- 4. the notebooks' git filter
+# .gitattributes sends notebooks/*.ipynb through the `nbstrip` filter; a filter is per clone, so
+# register it here: saving a notebook in Jupyter (outputs, execution counts, key order) then leaves
+# `git status` clean, and `git add` commits only what was typed (kernels/nbstrip.py).
+say "git filter nbstrip (notebooks are committed without outputs)"
+if git -C "$repo" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  git -C "$repo" config filter.nbstrip.clean "$py kernels/nbstrip.py"
+  git -C "$repo" config filter.nbstrip.smudge cat
+  info "registered in $repo/.git/config"
+else
+  info "not a git checkout: skipped"
+fi
+
 # ---------------------------------------------------------------- summary
 say "Done"
 info "jupyter:    /usr/bin/jupyter (nbconvert $(/usr/bin/jupyter nbconvert --version 2>/dev/null))"
@@ -159,4 +172,4 @@ info "goimports:  $bin_dir/goimports"
 info "kernels:    $kernels_dir/gonb, $kernels_dir/belm-go"
 "$py" -m jupyter_client.kernelspecapp list 2>/dev/null | sed 's/^/    /'
 info "run notebooks headless: bash kernels/run-notebooks.sh OUTDIR [NOTEBOOK...]"
-info "interactive:            /usr/bin/jupyter notebook --notebook-dir=$repo/notebooks (pick kernel \"BELM (Go)\")"
+info "interactive:            make notebook (Jupyter on 127.0.0.1:8888, kernel \"BELM (Go)\"; README: remote use)"
