@@ -6,7 +6,7 @@ OUT   ?= out
 # (BENCHMARKS.md). Every test passes with and without it; `make GOEXPERIMENT=` builds without.
 export GOEXPERIMENT ?= simd
 
-.PHONY: all data figures test test-go test-onnx test-notebooks test-xla vet vet-xla bench bench-pytorch kernel onnxruntime fuzz clean
+.PHONY: all data figures test test-go test-onnx test-notebooks test-xla notebook vet vet-xla bench bench-pytorch kernel onnxruntime fuzz clean
 
 all: figures
 
@@ -53,7 +53,17 @@ test-onnx: onnxruntime
 NB_JUPYTER := JUPYTER_DATA_DIR=$(CURDIR)/kernels/.jupyter
 test-notebooks:
 	$(NB_JUPYTER) bash kernels/install-kernel.sh
+	/usr/bin/python3 kernels/nbstrip.py --check notebooks/*.ipynb
 	$(NB_JUPYTER) bash kernels/run-notebooks.sh $(OUT)/notebooks
+
+## notebook: the notebooks in Jupyter, as root or as a user, on this machine or a remote one: the server
+## listens on $(NB_IP):$(NB_PORT) and prints the URL with its token (remote: `ssh -L 8888:127.0.0.1:8888 HOST`,
+## then open that URL here). The first cell on an empty Go build cache takes ~30 s (GoMLX compiles once).
+NB_IP   ?= 127.0.0.1
+NB_PORT ?= 8888
+notebook: kernel
+	/usr/bin/jupyter notebook --notebook-dir=notebooks --no-browser --ip=$(NB_IP) --port=$(NB_PORT) \
+	  $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 ## kernel: install Debian's Jupyter, GoNB + goimports (pinned in kernels/tools) and the "BELM (Go)" kernel
 kernel:
@@ -73,7 +83,7 @@ bench-pytorch:
 	@dpkg -s python3-torch libopenblas0-pthread >/dev/null 2>&1 || { \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends python3-torch libopenblas0-pthread; }
-	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 belm/bench/pytorch/unet_forward.py
+	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 internal/bench/pytorch/unet_forward.py
 
 ## fuzz: fuzz the safetensors header parser for a while
 fuzz:

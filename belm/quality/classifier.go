@@ -3,12 +3,14 @@
 // extractor trained here instead of Inception-v3 (which cannot be downloaded on these
 // machines and was never trained on 28×28 grayscale garments):
 //
-//  1. Classifier: a small CNN trained on the Fashion-MNIST training split (TrainClassifier),
-//     shipped in data/fashion-mnist/classifier.safetensors. Its penultimate layer (the 128
-//     ReLU units before the logits) is the feature space.
+//  1. Classifier: a small CNN trained on the Fashion-MNIST training split (TrainClassifier,
+//     on any train.LabelledImages), shipped in data/fashion-mnist/classifier.safetensors.
+//     Its penultimate layer (the 128 ReLU units before the logits) is the feature space: it
+//     is a FeatureExtractor.
 //
 //  2. FrechetDistance: the Fréchet (2-Wasserstein) distance between Gaussians fitted to the
-//     features of generated images and of the test split,
+//     features of generated images and of the test split (Fit, Moments; MomentsOf and
+//     StatsOf for any FeatureExtractor),
 //
 //     FD = ‖μ₁ − μ₂‖² + tr(Σ₁ + Σ₂ − 2 (Σ₁^{1/2} Σ₂ Σ₁^{1/2})^{1/2}),
 //
@@ -16,7 +18,8 @@
 //     comparable to FID numbers (other features, other scale); its ordering of samplers is
 //     what mirrors the paper's Table 3. Lower is better; 0 for identical statistics.
 //
-// Everything is float32 on any GoMLX backend; the statistics are float64.
+// Everything is float32 on any GoMLX backend; the statistics are float64. The package
+// imports no data set: data/fashionmnist's Dataset is a train.LabelledImages.
 package quality
 
 import (
@@ -30,8 +33,8 @@ import (
 	"strings"
 
 	"github.com/belmlab/workbench/belm/backends"
+	"github.com/belmlab/workbench/belm/nn"
 	"github.com/belmlab/workbench/belm/safetensors"
-	"github.com/belmlab/workbench/belm/unet"
 	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -176,14 +179,13 @@ func (c *Classifier) forward(x *Node) (features, logits *Node) {
 	relu := func(v *Node) *Node { return Max(v, ScalarZero(g, v.DType())) }
 	for i := range c.cfg.ConvChannels {
 		w, b := c.param(g, fmt.Sprintf("conv.%d.weight", i)), c.param(g, fmt.Sprintf("conv.%d.bias", i))
-		x = relu(Add(unet.Conv2D(x, w, 1, [2][2]int{{1, 1}, {1, 1}}), Reshape(b, 1, b.Shape().Dimensions[0], 1, 1)))
+		x = relu(Add(nn.Conv2D(x, w, 1, [2][2]int{{1, 1}, {1, 1}}), nn.ChannelVector(b, 4)))
 		d := x.Shape().Dimensions
 		x = ReduceMean(Reshape(x, d[0], d[1], d[2]/2, 2, d[3]/2, 2), 3, 5)
 	}
 	x = Reshape(x, x.Shape().Dimensions[0], -1)
 	linear := func(prefix string, v *Node) *Node {
-		y := DotGeneral(v, []int{1}, nil, c.param(g, prefix+".weight"), []int{1}, nil)
-		return Add(y, ExpandLeftToRank(c.param(g, prefix+".bias"), 2))
+		return nn.Linear(v, c.param(g, prefix+".weight"), c.param(g, prefix+".bias"))
 	}
 	features = relu(linear("fc", x))
 	return features, linear("out", features)
@@ -241,6 +243,14 @@ func (c *Classifier) Apply(x []float32) (features, logits []float32, err error) 
 	}
 	return features, logits, nil
 }
+
+// Stats fits the Gaussian of the classifier's features of images x (flat NCHW float32 in
+// [−1, 1]): StatsOf(c, x).
+func (c *Classifier) Stats(x []float32) (Gaussian, error) { return StatsOf(c, x) }
+
+// Moments are the sufficient statistics of the classifier's features of images x:
+// MomentsOf(c, x).
+func (c *Classifier) Moments(x []float32) (Moments, error) { return MomentsOf(c, x) }
 
 // Predict returns the most likely class of each logits row.
 func Predict(logits []float32, classes int) []int {

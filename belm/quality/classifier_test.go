@@ -12,18 +12,16 @@ import (
 
 	"github.com/belmlab/workbench/belm/safetensors"
 	"github.com/belmlab/workbench/data/fashionmnist"
+	"github.com/belmlab/workbench/data/fashionmnist/fashionmnisttest"
 )
 
 // shipped is the classifier shipped with the project, from this package's folder.
 const shipped = "../../data/fashion-mnist/classifier.safetensors"
 
+// loadData is a split of Fashion-MNIST; without it the test fails, saying how to install it.
 func loadData(t testing.TB, split fashionmnist.Split) *fashionmnist.Dataset {
 	t.Helper()
-	ds, err := fashionmnist.Load(fashionmnist.Dir(), split)
-	if err != nil {
-		t.Skipf("Fashion-MNIST is not installed (%v): `%s`", err, fashionmnist.InstallHint)
-	}
-	return ds
+	return fashionmnisttest.Load(t, split)
 }
 
 // head is the first n images of a split.
@@ -109,15 +107,35 @@ func TestClassifierErrors(t *testing.T) {
 	if _, err := NewClassifier(bad, 1, "go"); err == nil {
 		t.Error("size 30 with two halvings: no error")
 	}
+	tc := TrainConfig{Epochs: 1, BatchSize: 4, LearningRate: 1e-3}
+	for _, c := range []struct {
+		data fakeSet
+		want string
+	}{
+		{fakeSet{n: 8, values: 28 * 28, label: 10}, "has label 10, the classifier has 10 classes"},
+		{fakeSet{n: 8, values: 32 * 32}, "takes 1×28×28 images (784 values), the data's images have 1024"},
+		{fakeSet{n: 3, values: 28 * 28}, "for 3 images"},
+	} {
+		if _, err := TrainClassifier(FashionMNISTClassifier(), c.data, tc, "go", nil); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: error %v, want one saying %q", c.data, err, c.want)
+		}
+	}
 }
+
+// fakeSet is n blank images of the given number of values, all with one label.
+type fakeSet struct{ n, values, label int }
+
+func (f fakeSet) Len() int                    { return f.n }
+func (f fakeSet) Batch(idx []int) []float32   { return make([]float32, len(idx)*f.values) }
+func (f fakeSet) BatchLabels(idx []int) []int { return slices.Repeat([]int{f.label}, len(idx)) }
 
 // A few dozen steps on 2,048 images already classify most held-out training images: the
 // loss, the gradients through the convolutions and AdamW are wired right.
 func TestTrainClassifierLearns(t *testing.T) {
-	ds := loadData(t, fashionmnist.Train)
 	if testing.Short() {
 		t.Skip("trains for ~10 s")
 	}
+	ds := loadData(t, fashionmnist.Train)
 	small := head(ds, 2048)
 	tc := TrainConfig{Epochs: 1, BatchSize: 64, LearningRate: 2e-3, Seed: 1}
 	var first, last float64

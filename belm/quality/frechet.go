@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/belmlab/workbench/belm/pipeline"
-	"github.com/belmlab/workbench/data/fashionmnist"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -118,19 +116,4 @@ func FrechetDistance(a, b Gaussian) (float64, error) {
 		return 0, fmt.Errorf("quality: the Fréchet distance is NaN")
 	}
 	return max(fd, 0), nil
-}
-
-// Stats fits the Gaussian of the classifier's features of images x (flat NCHW float32 in
-// [−1, 1]).
-func (c *Classifier) Stats(x []float32) (Gaussian, error) { return StatsOf(c, x) }
-
-// Quantize rounds images in [−1, 1] to the 8-bit grid the dataset's images live on
-// (pipeline.Quantize, what saving a PNG does, then fashionmnist.Scale), so generated and
-// real images reach the classifier alike.
-func Quantize(x []float64) []float32 {
-	out := make([]float32, len(x))
-	for i, v := range x {
-		out[i] = float32(fashionmnist.Scale(pipeline.Quantize(v)))
-	}
-	return out
 }

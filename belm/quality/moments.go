@@ -126,6 +126,3 @@ func (m Moments) Gaussian() (Gaussian, error) {
 	}
 	return Gaussian{N: m.N, Mean: mean, Cov: cov}, nil
 }
-
-// Moments are the sufficient statistics of the classifier's features of images x.
-func (c *Classifier) Moments(x []float32) (Moments, error) { return MomentsOf(c, x) }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/belmlab/workbench/belm/backends"
 	"github.com/belmlab/workbench/data/fashionmnist"
 )
 
@@ -15,6 +16,7 @@ import (
 // trained on onnx and the tests evaluate it on go.
 // `go test -tags onnx ./belm/quality -run Onnx` (make test runs it).
 func TestOnnxClassifier(t *testing.T) {
+	needOnnx(t)
 	ds := loadData(t, fashionmnist.Train)
 	small := head(ds, 320)
 	tc := TrainConfig{Epochs: 1, BatchSize: 64, LearningRate: 1e-3, Seed: 2}
@@ -43,5 +45,14 @@ func TestOnnxClassifier(t *testing.T) {
 	t.Logf("losses go %v onnx %v; features max diff %.2e of scale %.2f", losses[0], losses[1], diff, scale)
 	if diff > 1e-4*scale {
 		t.Errorf("features differ by %.2e (scale %.2f)", diff, scale)
+	}
+}
+
+// needOnnx fails the test when the onnx backend cannot start: a build with -tags onnx
+// (make test-onnx) promises ONNX Runtime, so its absence is a failure with the fix, not a skip.
+func needOnnx(t *testing.T) {
+	t.Helper()
+	if _, err := backends.New("onnx"); err != nil {
+		t.Fatalf("the onnx backend is unavailable: %v\nFix: run `make onnxruntime` (kernels/onnxruntime.sh fetches libonnxruntime.so.1), or set $ONNXRUNTIME_SHARED_LIBRARY_PATH", err)
 	}
 }

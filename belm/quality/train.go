@@ -6,23 +6,25 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/belmlab/workbench/belm/nn"
 	"github.com/belmlab/workbench/belm/safetensors"
 	"github.com/belmlab/workbench/belm/train"
-	"github.com/belmlab/workbench/data/fashionmnist"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 )
 
 // FashionMNISTClassifier is the shipped architecture: two conv blocks (32, 64 channels,
-// 28 → 14 → 7), 128 features, 10 classes; 421,642 parameters.
+// 28 → 14 → 7), 128 features, 10 classes; 421,642 parameters. Its sample size and class
+// names are Fashion-MNIST's (fashionmnist.Size and fashionmnist.ClassNames: data/fashionmnist's
+// tests check that they agree; this package imports no data set).
 func FashionMNISTClassifier() ClassifierConfig {
-	return ClassifierConfig{SampleSize: fashionmnist.Size, InChannels: 1, ConvChannels: []int{32, 64}, Hidden: 128,
-		ClassNames: fashionmnist.ClassNames[:]}
+	return ClassifierConfig{SampleSize: 28, InChannels: 1, ConvChannels: []int{32, 64}, Hidden: 128,
+		ClassNames: []string{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"}}
 }
 
-// TrainConfig configures TrainClassifier: cross-entropy, AdamW (belm/train's, with its
-// gradient clipping), cosine learning-rate decay to 0, no augmentation.
+// TrainConfig configures TrainClassifier: cross-entropy, AdamW (nn.AdamW, with gradient
+// clipping at norm 1), cosine learning-rate decay to 0, no augmentation.
 type TrainConfig struct {
 	Epochs       int     `json:"epochs"`
 	BatchSize    int     `json:"batch_size"`
@@ -58,35 +60,32 @@ func DefaultTrainConfig() TrainConfig {
 // Progress reports a training step (1-based) of total, with the batch loss.
 type Progress func(step, total int, loss float64)
 
-// TrainClassifier trains a classifier of cfg on Fashion-MNIST images (float32 in [−1, 1],
-// labels 0…9) on a backend; deterministic given tc.Seed and the backend.
-func TrainClassifier(cfg ClassifierConfig, ds *fashionmnist.Dataset, tc TrainConfig, backend string, progress Progress) (*Classifier, error) {
-	if tc.Epochs < 1 || tc.BatchSize < 1 || !(tc.LearningRate > 0) || tc.BatchSize > ds.Len() {
-		return nil, fmt.Errorf("quality: invalid training config %+v for %d images", tc, ds.Len())
-	}
-	if ds.H != cfg.SampleSize || cfg.InChannels != 1 {
-		return nil, fmt.Errorf("quality: the classifier takes %d×%d×%d images, the data is 1×%d×%d", cfg.InChannels, cfg.SampleSize, cfg.SampleSize, ds.H, ds.W)
-	}
-	if tc.Stop != nil && tc.Checkpoint == "" {
-		return nil, fmt.Errorf("quality: TrainConfig.Stop needs a Checkpoint file")
+// TrainClassifier trains a classifier of cfg on labelled images (flat NCHW float32 in
+// [−1, 1] of cfg's shape, labels 0…classes−1; data/fashionmnist's *Dataset is such a set)
+// on a backend; deterministic given tc.Seed and the backend. The provenance saved with the
+// weights (Meta["training"]) names the data by its String method when it has one.
+func TrainClassifier(cfg ClassifierConfig, ds train.LabelledImages, tc TrainConfig, backend string, progress Progress) (*Classifier, error) {
+	if err := checkTraining(cfg, ds, tc); err != nil {
+		return nil, err
 	}
 	c, done, err := startTraining(cfg, tc, backend)
 	if err != nil {
 		return nil, err
 	}
-	opt := train.AdamW{Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, WeightDecay: tc.WeightDecay, MaxGradNorm: 1}
+	opt := nn.AdamW{Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, WeightDecay: tc.WeightDecay, MaxGradNorm: 1}
 	step, err := c.trainStepExec(opt)
 	if err != nil {
 		return nil, err
 	}
 	defer step.Finalize()
-	batcher := fashionmnist.NewBatcher(ds.Len(), tc.BatchSize, tc.Seed)
+	batcher, err := train.NewBatcher(ds.Len(), tc.BatchSize, tc.Seed)
+	if err != nil {
+		return nil, err
+	}
 	for range done { // the batches the checkpoint's run has seen
 		batcher.Next()
 	}
-	perEpoch := ds.Len() / tc.BatchSize
-	total := tc.Epochs * perEpoch
-	s := cfg.SampleSize
+	total := tc.Epochs * (ds.Len() / tc.BatchSize)
 	for k := done + 1; k <= total; k++ {
 		if tc.Stop != nil && tc.Stop() {
 			if err := c.saveState(tc, k-1); err != nil {
@@ -94,25 +93,10 @@ func TrainClassifier(cfg ClassifierConfig, ds *fashionmnist.Dataset, tc TrainCon
 			}
 			return nil, &StoppedError{Step: k - 1, Total: total, Checkpoint: tc.Checkpoint}
 		}
-		idx := batcher.Next()
-		labels := ds.BatchLabels(idx)
-		lab := make([]int32, len(labels))
-		for i, l := range labels {
-			lab[i] = int32(l)
-		}
-		bc1, bc2 := opt.BiasCorrections(k)
 		lr := tc.LearningRate * (1 + math.Cos(math.Pi*float64(k-1)/float64(total))) / 2
-		out, err := step.Exec(
-			tensors.FromFlatDataAndDimensions(ds.Float32(idx, 0), len(idx), 1, s, s),
-			tensors.FromFlatDataAndDimensions(lab, len(idx)),
-			tensors.FromFlatDataAndDimensions([]float32{float32(lr), float32(bc1), float32(bc2)}, 3))
+		loss, err := c.trainStep(step, opt, ds, batcher.Next(), k, lr)
 		if err != nil {
-			return nil, fmt.Errorf("quality: classifier step %d: %w", k, err)
-		}
-		loss := float64(tensors.ToScalar[float32](out[0]))
-		out[0].FinalizeAll()
-		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return nil, fmt.Errorf("quality: classifier step %d: the loss is %g", k, loss)
+			return nil, err
 		}
 		if progress != nil {
 			progress(k, total, loss)
@@ -124,9 +108,66 @@ func TrainClassifier(cfg ClassifierConfig, ds *fashionmnist.Dataset, tc TrainCon
 		c.store.DeleteVariable(momentPath("v", name))
 	}
 	c.exec = nil
-	c.Meta["training"] = fmt.Sprintf("Fashion-MNIST train split (%d images), %d epochs of batch %d (%d steps), AdamW lr %g (cosine decay), weight decay %g, seed %d, backend %s",
-		ds.Len(), tc.Epochs, tc.BatchSize, total, tc.LearningRate, tc.WeightDecay, tc.Seed, c.backend.Name())
+	c.Meta["training"] = fmt.Sprintf("%s (%d images), %d epochs of batch %d (%d steps), AdamW lr %g (cosine decay), weight decay %g, seed %d, backend %s",
+		describe(ds), ds.Len(), tc.Epochs, tc.BatchSize, total, tc.LearningRate, tc.WeightDecay, tc.Seed, c.backend.Name())
 	return c, nil
+}
+
+// checkTraining validates TrainClassifier's arguments: the settings, and images of the
+// classifier's shape.
+func checkTraining(cfg ClassifierConfig, ds train.LabelledImages, tc TrainConfig) error {
+	if ds == nil || ds.Len() == 0 {
+		return fmt.Errorf("quality: no training images")
+	}
+	if tc.Epochs < 1 || tc.BatchSize < 1 || !(tc.LearningRate > 0) || tc.BatchSize > ds.Len() {
+		return fmt.Errorf("quality: invalid training config %+v for %d images", tc, ds.Len())
+	}
+	want := cfg.InChannels * cfg.SampleSize * cfg.SampleSize
+	if n := len(ds.Batch([]int{0})); n != want {
+		return fmt.Errorf("quality: the classifier takes %d×%d×%d images (%d values), the data's images have %d values",
+			cfg.InChannels, cfg.SampleSize, cfg.SampleSize, want, n)
+	}
+	if tc.Stop != nil && tc.Checkpoint == "" {
+		return fmt.Errorf("quality: TrainConfig.Stop needs a Checkpoint file")
+	}
+	return nil
+}
+
+// describe names a training set for the provenance: its String, else "training set".
+func describe(ds train.LabelledImages) string {
+	if s, ok := ds.(fmt.Stringer); ok {
+		return s.String()
+	}
+	return "training set"
+}
+
+// trainStep runs training step k on the images at idx with learning rate lr; it returns
+// the batch loss.
+func (c *Classifier) trainStep(step *model.Exec, opt nn.AdamW, ds train.LabelledImages, idx []int, k int, lr float64) (float64, error) {
+	classes := len(c.cfg.ClassNames)
+	labels := ds.BatchLabels(idx)
+	lab := make([]int32, len(labels))
+	for i, l := range labels {
+		if l < 0 || l >= classes {
+			return 0, fmt.Errorf("quality: image %d has label %d, the classifier has %d classes (0…%d)", idx[i], l, classes, classes-1)
+		}
+		lab[i] = int32(l)
+	}
+	bc1, bc2 := opt.BiasCorrections(k)
+	s, ch := c.cfg.SampleSize, c.cfg.InChannels
+	out, err := step.Exec(
+		tensors.FromFlatDataAndDimensions(ds.Batch(idx), len(idx), ch, s, s),
+		tensors.FromFlatDataAndDimensions(lab, len(idx)),
+		tensors.FromFlatDataAndDimensions([]float32{float32(lr), float32(bc1), float32(bc2)}, 3))
+	if err != nil {
+		return 0, fmt.Errorf("quality: classifier step %d: %w", k, err)
+	}
+	loss := float64(tensors.ToScalar[float32](out[0]))
+	out[0].FinalizeAll()
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return 0, fmt.Errorf("quality: classifier step %d: the loss is %g", k, loss)
+	}
+	return loss, nil
 }
 
 // momentPath is the store path of Adam's first ("m") or second ("v") moment of a weight.
@@ -231,7 +272,7 @@ func (c *Classifier) saveState(tc TrainConfig, done int) error {
 
 // trainStepExec compiles one AdamW step of the cross-entropy loss on (images, labels,
 // [lr, bias corrections]); it returns the loss.
-func (c *Classifier) trainStepExec(opt train.AdamW) (*model.Exec, error) {
+func (c *Classifier) trainStepExec(opt nn.AdamW) (*model.Exec, error) {
 	var params, ms, vs []*model.Variable
 	for _, name := range c.names {
 		params = append(params, c.store.GetVariable(varPath(name)))

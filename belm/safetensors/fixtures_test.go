@@ -9,14 +9,25 @@ import (
 	"testing"
 )
 
-// fixtureDir holds the diffusers reference fixtures (shared/ at the repo root).
-const fixtureDir = "../../../shared/fixtures/diffusers"
+// fixtures are the diffusers reference fixtures this package reads, where the repository
+// keeps them (the tests of belm and belm/unet use the same files).
+var fixtures = map[string]string{
+	"tiny_cifar10_io.safetensors":   "../unet/testdata/tiny_cifar10_io.safetensors",
+	"tiny_cifar10_unet.safetensors": "../unet/testdata/tiny_cifar10_unet.safetensors",
+	"ddim_trajectories.safetensors": "../testdata/ddim_trajectories.safetensors",
+}
 
+// openFixture opens a fixture of the repository. A missing one is a failure, not a skip: the
+// files are committed, so their absence is a broken checkout.
 func openFixture(t *testing.T, name string) *File {
 	t.Helper()
-	path := filepath.Join(fixtureDir, name)
+	path, ok := fixtures[name]
+	if !ok {
+		t.Fatalf("unknown fixture %q", name)
+	}
 	if _, err := os.Stat(path); err != nil {
-		t.Skipf("fixture not available: %v", err)
+		t.Fatalf("fixture %s is missing (%v): it is committed in the repository; restore it with `git checkout -- %s`",
+			name, err, filepath.Join("belm", filepath.Clean(filepath.Join("safetensors", path))))
 	}
 	f, err := Open(path)
 	if err != nil {

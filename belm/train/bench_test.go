@@ -8,18 +8,16 @@ import (
 	"github.com/belmlab/workbench/belm/unet"
 
 	"github.com/belmlab/workbench/data/fashionmnist"
+	"github.com/belmlab/workbench/data/fashionmnist/fashionmnisttest"
 )
 
 // BenchmarkTrainStep times one optimisation step of the Fashion-MNIST model (FashionMNISTUNet)
-// on the real data, after a warm-up step (compilation). $GOMLX_BACKEND picks the backend
+// on the real data (`make data`), after a warm-up step (compilation). $GOMLX_BACKEND picks the backend
 // (onnx needs -tags onnx); $BELM_BENCH_BATCH the batch (default 64); $BELM_BENCH_SIZE 28 or 32.
 //
 //	GOEXPERIMENT=simd go test -run '^$' -bench TrainStep -benchtime 3x ./belm/train
 func BenchmarkTrainStep(b *testing.B) {
-	ds, err := fashionmnist.Load(fashionmnist.Dir(), fashionmnist.Test)
-	if err != nil {
-		b.Skip(err)
-	}
+	ds := fashionmnisttest.Load(b, fashionmnist.Test)
 	cfg := DefaultConfig()
 	if v, err := strconv.Atoi(os.Getenv("BELM_BENCH_BATCH")); err == nil {
 		cfg.BatchSize = v
@@ -36,7 +34,11 @@ func BenchmarkTrainStep(b *testing.B) {
 		size = v
 	}
 	cfg.UNet.SampleSize = &size
-	tr, err := New(cfg, FashionMNIST(ds, (size-28)/2), "")
+	data, err := ds.Padded((size - ds.H) / 2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr, err := New(cfg, data, "")
 	if err != nil {
 		b.Fatal(err)
 	}

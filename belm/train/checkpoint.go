@@ -53,7 +53,11 @@ func (t *Trainer) SaveCheckpoint(path string) error {
 	}
 	s := *t.cfg.UNet.SampleSize
 	ts = append(ts, safetensors.FromFloat32(evalName, []int{t.cfg.NumEvalImages, t.cfg.UNet.InChannels, s, s}, t.evalNoise))
-	if err := safetensors.Write(path, ts, map[string]string{MetadataKey: t.State().marshal()}); err != nil {
+	st, err := t.State().marshal()
+	if err != nil {
+		return err
+	}
+	if err := safetensors.Write(path, ts, map[string]string{MetadataKey: st}); err != nil {
 		return fmt.Errorf("train: writing checkpoint: %w", err)
 	}
 	return nil
@@ -146,7 +150,7 @@ func Resume(path string, data Images, backend string) (*Trainer, error) {
 	t.evalNoise = ev
 	t.step = st.Step
 	if err := t.batcher.SetState(st.Data); err != nil {
-		return nil, fmt.Errorf("train: %s: %w", path, err)
+		return nil, fmt.Errorf("%w (checkpoint %s)", err, path)
 	}
 	return t, nil
 }

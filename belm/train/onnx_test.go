@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/belmlab/workbench/belm/backends"
 )
 
 // Training runs on the onnx backend (its strided convolutions built differentiably, see
@@ -16,6 +18,7 @@ import (
 // scale), which proves that the optimiser state is carried from step to step on both.
 // `go test -tags onnx ./belm/train -run Onnx` (make test runs it).
 func TestOnnxTraining(t *testing.T) {
+	needOnnx(t)
 	var losses [2][]float64
 	var state [2][][][]float32 // [backend][m, v, ema][variable][value]
 	for i, backend := range []string{"go", "onnx"} {
@@ -54,4 +57,13 @@ func TestOnnxTraining(t *testing.T) {
 		t.Errorf("onnx losses do not fall: %v", l)
 	}
 	t.Logf("losses go %v, onnx %v", losses[0], losses[1])
+}
+
+// needOnnx fails the test when the onnx backend cannot start: a build with -tags onnx
+// (make test-onnx) promises ONNX Runtime, so its absence is a failure with the fix, not a skip.
+func needOnnx(t *testing.T) {
+	t.Helper()
+	if _, err := backends.New("onnx"); err != nil {
+		t.Fatalf("the onnx backend is unavailable: %v\nFix: run `make onnxruntime` (kernels/onnxruntime.sh fetches libonnxruntime.so.1), or set $ONNXRUNTIME_SHARED_LIBRARY_PATH", err)
+	}
 }

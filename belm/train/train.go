@@ -10,7 +10,7 @@
 //	x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε        (ᾱ from belm.NewSchedule: DDPM linear betas 1e-4…0.02)
 //	L   = mean (ε_θ(x_t, t) − ε)²
 //	g   = ∇L, clipped to global norm ≤ MaxGradNorm   (torch.nn.utils.clip_grad_norm_: g·min(1, c/(‖g‖+1e-6)))
-//	AdamW (PyTorch's formula: decoupled weight decay, ε outside the square root of the debiased v)
+//	AdamW (nn.AdamW, PyTorch's formula: decoupled weight decay, ε outside the square root of the debiased v)
 //	EMA   θ̄ ← θ̄ − (1−d_k)(θ̄ − θ),  d_k = min(EMADecay, (1+k)/(10+k))   (diffusers' EMAModel, k = step − 1)
 //
 // The whole step — forward, backward, clipping, Adam, EMA — is one compiled graph; the
@@ -20,7 +20,7 @@
 // # Determinism
 //
 // Everything random is drawn on the host from counter-based seeds: step k's timesteps and
-// noise come from PCG(Seed, k), the data order of epoch e from PCG(Seed, e) (fashionmnist.Batcher),
+// noise come from PCG(Seed, k), the data order of epoch e from PCG(Seed, e) (Batcher),
 // the initial weights from Seed, the evaluation noise from PCG(Seed, evalStream). A run is
 // therefore a function of its Config, and the state a checkpoint must hold is the tensors,
 // the step and the data position: a resumed run continues with the same losses, bit for bit,
@@ -31,7 +31,14 @@
 // A checkpoint is one safetensors file (checkpoint-<step>.safetensors, written atomically):
 // tensors "model/<name>", "ema/<name>", "adam_m/<name>", "adam_v/<name>" (diffusers
 // state-dict names) and "eval_noise", and the metadata entry "belm_train" holding the JSON
-// State (config, step, data position).
+// State (config, step, data position). The format is version 1 since the first run:
+// TestResumeFormatV1 resumes a checkpoint written by the code of that time.
+//
+// # Data
+//
+// A run trains on any Images; the adapters of real data sets live with the data
+// (data/fashionmnist's *Dataset, and Dataset.Padded for a larger model), never here: this
+// package knows no data set.
 package train
 
 import (
@@ -44,8 +51,8 @@ import (
 
 	"github.com/belmlab/workbench/belm"
 	"github.com/belmlab/workbench/belm/backends"
+	"github.com/belmlab/workbench/belm/nn"
 	"github.com/belmlab/workbench/belm/unet"
-	"github.com/belmlab/workbench/data/fashionmnist"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -113,7 +120,7 @@ func intPtr(v int) *int { return &v }
 func FashionMNISTUNet() unet.Config {
 	c := unet.DefaultConfig()
 	c.ClassName = "UNet2DModel"
-	c.SampleSize = intPtr(fashionmnist.Size)
+	c.SampleSize = intPtr(28) // fashionmnist.Size (data/fashionmnist's tests check they agree)
 	c.InChannels, c.OutChannels = 1, 1
 	c.DownBlockTypes = []string{"DownBlock2D", "AttnDownBlock2D", "DownBlock2D"}
 	c.UpBlockTypes = []string{"UpBlock2D", "AttnUpBlock2D", "UpBlock2D"}
@@ -162,31 +169,28 @@ func (c Config) Validate() error {
 }
 
 // Images is a training set: Len images of the model's shape [C, S, S] (S = sample_size).
+// data/fashionmnist's *Dataset (28×28) and Dataset.Padded (e.g. 32×32) are ones.
 type Images interface {
 	Len() int
 	// Batch returns the images at indices, a flat NCHW float32 batch in [−1, 1].
 	Batch(indices []int) []float32
 }
 
-// FashionMNIST adapts a Fashion-MNIST split to Images, padding each side by pad pixels
-// (0 for a 28×28 model, 2 for 32×32).
-func FashionMNIST(ds *fashionmnist.Dataset, pad int) Images { return fmnist{ds, pad} }
-
-type fmnist struct {
-	ds  *fashionmnist.Dataset
-	pad int
+// LabelledImages is a training set of a classifier (belm/quality): Images with a class
+// label each.
+type LabelledImages interface {
+	Images
+	// BatchLabels returns the labels (0…classes−1) of the images at indices.
+	BatchLabels(indices []int) []int
 }
-
-func (f fmnist) Len() int                      { return f.ds.Len() }
-func (f fmnist) Batch(indices []int) []float32 { return f.ds.Float32(indices, f.pad) }
 
 // State is the non-tensor part of a checkpoint.
 type State struct {
-	FormatVersion int                       `json:"format_version"`
-	Config        Config                    `json:"config"`
-	Step          int                       `json:"step"` // optimisation steps done
-	Data          fashionmnist.BatcherState `json:"data"`
-	DataLen       int                       `json:"data_len"`
+	FormatVersion int          `json:"format_version"`
+	Config        Config       `json:"config"`
+	Step          int          `json:"step"` // optimisation steps done
+	Data          BatcherState `json:"data"`
+	DataLen       int          `json:"data_len"`
 }
 
 // StepStats is what one step reports.
@@ -208,7 +212,7 @@ type Trainer struct {
 	m, v, ema []*model.Variable
 	sched     *belm.Schedule
 	data      Images
-	batcher   *fashionmnist.Batcher
+	batcher   *Batcher
 	step      int
 	evalNoise []float32
 	exec      *model.Exec
@@ -250,8 +254,11 @@ func newTrainer(cfg Config, u *unet.UNet, data Images, backend string) (*Trainer
 	if err != nil {
 		return nil, err
 	}
-	t := &Trainer{cfg: cfg, backend: be, u: u, names: u.ParameterNames(), sched: sched, data: data,
-		batcher: fashionmnist.NewBatcher(data.Len(), cfg.BatchSize, cfg.Seed)}
+	batcher, err := NewBatcher(data.Len(), cfg.BatchSize, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	t := &Trainer{cfg: cfg, backend: be, u: u, names: u.ParameterNames(), sched: sched, data: data, batcher: batcher}
 	store := u.Store()
 	for _, name := range t.names {
 		p := store.GetVariable(varPath("", name))
@@ -328,7 +335,7 @@ func (t *Trainer) Backend() compute.Backend { return t.backend }
 // the seed, saved in every checkpoint), so sample grids of different checkpoints compare.
 func (t *Trainer) EvalNoise() []float32 { return append([]float32(nil), t.evalNoise...) }
 
-// LearningRate is the learning rate of step k (1-based): linear warm-up, then constant.
+// LearningRateAt is the learning rate of step k (1-based): linear warm-up, then constant.
 func (c Config) LearningRateAt(k int) float64 {
 	if c.LRWarmupSteps > 0 && k < c.LRWarmupSteps {
 		return c.LearningRate * float64(k) / float64(c.LRWarmupSteps)
@@ -410,60 +417,9 @@ func (t *Trainer) stepGraph(scope *model.Scope, in []*Node) []*Node {
 	return []*Node{loss, gnorm}
 }
 
-// AdamW is the optimiser of a Config.
-func (c Config) AdamW() AdamW {
-	return AdamW{Beta1: c.AdamBeta1, Beta2: c.AdamBeta2, Epsilon: c.AdamEpsilon, WeightDecay: c.AdamWeightDecay, MaxGradNorm: c.MaxGradNorm}
-}
-
-// AdamW is PyTorch's AdamW (decoupled weight decay, ε outside the square root of the
-// debiased v) preceded by torch.nn.utils.clip_grad_norm_ (g·min(1, c/(‖g‖+1e-6)) over all
-// gradients together), built into a graph:
-//
-//	g ← g·min(1, MaxGradNorm/(‖g‖+1e-6))            (MaxGradNorm ≤ 0: no clipping)
-//	m ← β₁m + (1−β₁)g,  v ← β₂v + (1−β₂)g²
-//	w ← w − lr·λ·w − (lr/bc₁)·m / (√(v/bc₂) + ε),  bc_i = 1 − β_iᵏ at step k
-type AdamW struct {
-	Beta1, Beta2, Epsilon, WeightDecay, MaxGradNorm float64
-}
-
-// Step returns the updated weights and moments for weights w with gradients grads and
-// moments m, v (nodes of one graph), the scalar learning rate lr and bias corrections bc1,
-// bc2, and the global gradient norm before clipping.
-func (o AdamW) Step(w, grads, m, v []*Node, lr, bc1, bc2 *Node) (nw, nm, nv []*Node, gnorm *Node) {
-	g := lr.Graph()
-	var sq *Node
-	for _, gr := range grads {
-		q := ReduceAllSum(Square(gr))
-		if sq == nil {
-			sq = q
-		} else {
-			sq = Add(sq, q)
-		}
-	}
-	gnorm = Sqrt(sq)
-	coef := ScalarOne(g, gnorm.DType())
-	if c := o.MaxGradNorm; c > 0 {
-		coef = Min(coef, Div(Scalar(g, gnorm.DType(), c), AddScalar(gnorm, 1e-6)))
-	}
-	b1, b2 := o.Beta1, o.Beta2
-	nw, nm, nv = make([]*Node, len(w)), make([]*Node, len(w)), make([]*Node, len(w))
-	for i := range w {
-		gr := Mul(grads[i], coef)
-		nm[i] = Add(MulScalar(m[i], b1), MulScalar(gr, 1-b1))
-		nv[i] = Add(MulScalar(v[i], b2), MulScalar(Square(gr), 1-b2))
-		wi := w[i]
-		if wd := o.WeightDecay; wd > 0 {
-			wi = Sub(wi, Mul(MulScalar(lr, wd), wi))
-		}
-		denom := AddScalar(Sqrt(Div(nv[i], bc2)), o.Epsilon)
-		nw[i] = Sub(wi, Div(Mul(Div(lr, bc1), nm[i]), denom))
-	}
-	return nw, nm, nv, gnorm
-}
-
-// BiasCorrections are AdamW's 1−β₁ᵏ and 1−β₂ᵏ at step k (1-based).
-func (o AdamW) BiasCorrections(k int) (bc1, bc2 float64) {
-	return 1 - math.Pow(o.Beta1, float64(k)), 1 - math.Pow(o.Beta2, float64(k))
+// AdamW is the optimiser of a Config (with its gradient clipping).
+func (c Config) AdamW() nn.AdamW {
+	return nn.AdamW{Beta1: c.AdamBeta1, Beta2: c.AdamBeta2, Epsilon: c.AdamEpsilon, WeightDecay: c.AdamWeightDecay, MaxGradNorm: c.MaxGradNorm}
 }
 
 // TrainStep runs one optimisation step.
@@ -561,10 +517,10 @@ func (t *Trainer) State() State {
 	return State{FormatVersion: 1, Config: t.cfg, Step: t.step, Data: t.batcher.State(), DataLen: t.data.Len()}
 }
 
-func (s State) marshal() string {
+func (s State) marshal() (string, error) {
 	b, err := json.Marshal(s)
 	if err != nil {
-		panic(err)
+		return "", fmt.Errorf("train: encoding the checkpoint state: %w", err)
 	}
-	return string(b)
+	return string(b), nil
 }

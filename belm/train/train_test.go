@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/belmlab/workbench/belm/hub"
+	"github.com/belmlab/workbench/belm/nn"
 	"github.com/belmlab/workbench/belm/unet"
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -264,7 +265,7 @@ func TestGradientClipping(t *testing.T) {
 }
 
 // TestConvGradientsAgree: on the go backend the UNet's convolutions are patches + matmul
-// (belm/unet/conv.go: strided slices for the stride-2 downsamplers, shifted rows for 3×3
+// (belm/nn/conv.go: strided slices for the stride-2 downsamplers, shifted rows for 3×3
 // stride 1). Their gradients, taken by GoMLX's autodiff through Pad/Slice/Concatenate/
 // DotGeneral, must equal those through the backend's own Convolve (ConvDirect), in float64.
 func TestConvGradientsAgree(t *testing.T) {
@@ -275,9 +276,9 @@ func TestConvGradientsAgree(t *testing.T) {
 	for i := range x {
 		x[i], w[i] = r.NormFloat64(), r.NormFloat64()
 	}
-	grads := func(alg unet.ConvAlgorithm) [][]float64 {
-		prev := unet.SetConvAlgorithm(alg)
-		defer unet.SetConvAlgorithm(prev)
+	grads := func(alg nn.ConvAlgorithm) [][]float64 {
+		prev := nn.SetConvAlgorithm(alg)
+		defer nn.SetConvAlgorithm(prev)
 		u, err := unet.NewRandom(cfg, 7, dtypes.Float64, unet.WithFloat32Softmax(false)) // the emulated float32 softmax rounds: no gradient
 		if err != nil {
 			t.Fatal(err)
@@ -307,7 +308,7 @@ func TestConvGradientsAgree(t *testing.T) {
 		}
 		return res
 	}
-	a, b := grads(unet.ConvIm2col), grads(unet.ConvDirect)
+	a, b := grads(nn.ConvIm2col), grads(nn.ConvDirect)
 	// Relative to the largest gradient entry: some gradients are exactly 0 in exact
 	// arithmetic (a conv bias right before a GroupNorm) and only roundoff (~1e-17) here.
 	scale := 0.0

@@ -11,13 +11,15 @@ import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/support/exceptions"
+
+	"github.com/belmlab/workbench/belm/nn"
 )
 
 // The graph is built channels-first (NCHW) end to end, diffusers' own layout: weights are
 // used as stored (convolution kernels [out, in, kh, kw]), the state needs no transposes,
 // and ONNX Runtime's Conv is NCHW natively. On the pure-Go backend convolutions are not
 // its Convolve op (a direct loop, ~0.6 GFLOP/s whatever the layout) but patches + one
-// matmul, built per convolution in conv.go (see there and BENCHMARKS.md).
+// matmul, built per convolution by belm/nn (see there and BENCHMARKS.md).
 //
 // Only ops that the onnx backend implements are used: SiLU is x/(1+exp(−x)), GroupNorm
 // divides by Sqrt (no Rsqrt), nearest upsampling is a reshape + broadcast.
@@ -73,20 +75,7 @@ func silu(x *Node) *Node {
 
 // linear applies a PyTorch Linear (weight [out, in]) to x [B, …, in].
 func (b *builder) linear(prefix string, x *Node) *Node {
-	w := b.w(prefix + ".weight")
-	bias := b.w(prefix + ".bias")
-	y := DotGeneral(x, []int{x.Rank() - 1}, nil, w, []int{1}, nil)
-	return Add(y, ExpandLeftToRank(bias, y.Rank()))
-}
-
-// channelVector reshapes a [C] vector to broadcast over x [B, C, …].
-func channelVector(v *Node, rank int) *Node {
-	dims := make([]int, rank)
-	for i := range dims {
-		dims[i] = 1
-	}
-	dims[1] = v.Shape().Dimensions[0]
-	return Reshape(v, dims...)
+	return nn.Linear(x, b.w(prefix+".weight"), b.w(prefix+".bias"))
 }
 
 // groupNorm is torch.nn.GroupNorm (affine) on x [B, C, …].
@@ -100,7 +89,7 @@ func (b *builder) groupNorm(prefix string, groups int, eps float64, x *Node) *No
 	variance := ReduceAndKeep(Square(d), ReduceMean, 2)
 	y := Div(d, Sqrt(AddScalar(variance, eps)))
 	y = Reshape(y, dims...)
-	return Add(Mul(y, channelVector(b.w(prefix+".weight"), len(dims))), channelVector(b.w(prefix+".bias"), len(dims)))
+	return Add(Mul(y, nn.ChannelVector(b.w(prefix+".weight"), len(dims))), nn.ChannelVector(b.w(prefix+".bias"), len(dims)))
 }
 
 // resnet is ResnetBlock2D; tembAct is the time embedding after the nonlinearity.

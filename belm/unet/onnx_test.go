@@ -16,19 +16,21 @@ import (
 	"github.com/belmlab/workbench/belm/backends"
 )
 
-// Run with: go test -tags onnx ./belm/unet/ -run Onnx   (needs kernels/onnxruntime.sh)
+// Run with: go test -tags onnx ./belm/unet/ -run Onnx   (needs `make onnxruntime`)
 
-func onnxOrSkip(t *testing.T) {
+// needOnnx fails the test when the onnx backend cannot start: a build with -tags onnx
+// (make test-onnx) promises ONNX Runtime, so its absence is a failure with the fix, not a skip.
+func needOnnx(t *testing.T) {
 	t.Helper()
 	if _, err := backends.New("onnx"); err != nil {
-		t.Skipf("onnx backend unavailable (run `bash kernels/onnxruntime.sh`): %v", err)
+		t.Fatalf("the onnx backend is unavailable: %v\nFix: run `make onnxruntime` (kernels/onnxruntime.sh fetches libonnxruntime.so.1), or set $ONNXRUNTIME_SHARED_LIBRARY_PATH", err)
 	}
 }
 
 // TestOnnxForward: the tiny UNet's float32 forward on onnx agrees with go (and both with
 // diffusers' fixture) to 1e-5.
 func TestOnnxForward(t *testing.T) {
-	onnxOrSkip(t)
+	needOnnx(t)
 	f := openIO(t)
 	x, xShape := fixture(t, f, "x")
 	tv, _ := fixture(t, f, "t")
@@ -63,7 +65,7 @@ func TestOnnxForward(t *testing.T) {
 // TestOnnxSampling: an O-BELM sampling pass (and an EDICT round trip) with the tiny UNet on
 // onnx agrees with the same pass on go, float32, to 1e-5·max(1, |x|).
 func TestOnnxSampling(t *testing.T) {
-	onnxOrSkip(t)
+	needOnnx(t)
 	sched, err := belm.NewSchedule(belm.DDPMConfig)
 	if err != nil {
 		t.Fatal(err)

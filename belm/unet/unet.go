@@ -121,8 +121,8 @@ func WithFloat32Softmax(on bool) Option {
 }
 
 // WithDifferentiableStrides builds the convolutions for training on a backend other than go
-// (convDifferentiable): ONNX Runtime cannot run the backward pass of a strided Conv ("input
-// dilations > 1 not supported"), so strided ones are a stride-1 convolution followed by
+// (nn.Conv2D instead of nn.Conv2DInference): ONNX Runtime cannot run the backward pass of
+// a strided Conv ("input dilations > 1 not supported"), so strided ones are a stride-1 convolution followed by
 // keeping every s-th row and column (contiguous reshapes and slices only; the two
 // downsampling convolutions cost ~4× more), and every convolution's weight gradient is one
 // matmul instead of the convolution GoMLX's autodiff writes (half of a train step on ORT).

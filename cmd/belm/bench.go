@@ -11,8 +11,8 @@ import (
 	"github.com/gomlx/compute/dtypes"
 
 	"github.com/belmlab/workbench/belm/backends"
-	"github.com/belmlab/workbench/belm/bench"
 	"github.com/belmlab/workbench/belm/unet"
+	"github.com/belmlab/workbench/internal/bench"
 )
 
 func init() {

@@ -124,7 +124,11 @@ func (f *trainFlags) trainer(ds *fashionmnist.Dataset) (*train.Trainer, error) {
 		if err != nil {
 			return nil, err
 		}
-		tr, err := train.Resume(path, train.FashionMNIST(ds, padFor(st.Config.UNet, ds)), f.backend)
+		data, err := ds.Padded(padFor(st.Config.UNet, ds))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		tr, err := train.Resume(path, data, f.backend)
 		if err == nil {
 			fmt.Fprintf(os.Stderr, "resumed from %s at step %d (model and optimiser settings from the checkpoint)\n", path, tr.Step())
 		}
@@ -153,7 +157,11 @@ func (f *trainFlags) trainer(ds *fashionmnist.Dataset) (*train.Trainer, error) {
 	if latest, _ := train.Latest(f.outDir); latest != "" {
 		return nil, fmt.Errorf("%s already holds checkpoints (%s): pass --resume_from_checkpoint latest, or another --output_dir", f.outDir, filepath.Base(latest))
 	}
-	return train.New(cfg, train.FashionMNIST(ds, padFor(cfg.UNet, ds)), f.backend)
+	data, err := ds.Padded(padFor(cfg.UNet, ds))
+	if err != nil {
+		return nil, err
+	}
+	return train.New(cfg, data, f.backend)
 }
 
 // save writes a checkpoint, the EMA model and (unless skipped) the evaluation grid, then

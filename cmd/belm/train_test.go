@@ -14,15 +14,14 @@ import (
 	"github.com/belmlab/workbench/belm/train"
 	"github.com/belmlab/workbench/belm/unet"
 	"github.com/belmlab/workbench/data/fashionmnist"
+	"github.com/belmlab/workbench/data/fashionmnist/fashionmnisttest"
 )
 
 // TestTrainCommand runs `belm train` on a tiny 28×28 model for 3 steps (checkpoints at 2 and
 // 3, the EMA model exported), resumes it to step 4, and checks that a fresh run refuses a
-// folder that holds checkpoints. Needs Debian's Fashion-MNIST (skipped otherwise).
+// folder that holds checkpoints. Needs Debian's Fashion-MNIST (`make data`; fails without).
 func TestTrainCommand(t *testing.T) {
-	if _, err := fashionmnist.Load(fashionmnist.Dir(), fashionmnist.Test); err != nil {
-		t.Skipf("Fashion-MNIST not installed: %v", err)
-	}
+	fashionmnisttest.Load(t, fashionmnist.Test)
 	dir := t.TempDir()
 	cfg := `{"_class_name": "UNet2DModel", "sample_size": 28, "in_channels": 1, "out_channels": 1,
 	  "down_block_types": ["DownBlock2D", "AttnDownBlock2D"], "up_block_types": ["AttnUpBlock2D", "UpBlock2D"],
@@ -62,9 +61,7 @@ func TestTrainCommand(t *testing.T) {
 // the resumed run goes on from that step, and a run whose target is already reached is
 // refused.
 func TestTrainSignal(t *testing.T) {
-	if _, err := fashionmnist.Load(fashionmnist.Dir(), fashionmnist.Test); err != nil {
-		t.Fatalf("Fashion-MNIST is needed (make data installs it): %v", err)
-	}
+	fashionmnisttest.Load(t, fashionmnist.Test)
 	bin := belmBinary(t)
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "tiny.json")

@@ -1,12 +1,17 @@
 // Package fashionmnist reads Fashion-MNIST (Xiao, Rasul & Vollgraf, 2017) from the IDX files
 // Debian's dataset-fashion-mnist package installs, and serves it in the form a diffusion
-// model trains on: NCHW batches scaled to [-1, 1], optionally padded from 28×28 to 32×32,
-// shuffled per epoch from a seed.
+// model trains on: NCHW batches scaled to [-1, 1], optionally padded from 28×28 to 32×32.
 //
-//	apt-get install -y --no-install-recommends dataset-fashion-mnist
+//	apt-get install -y --no-install-recommends dataset-fashion-mnist   # or `make data`
 //	ds, err := fashionmnist.Load(fashionmnist.Dir(), fashionmnist.Train) // 60,000 images
-//	b := fashionmnist.NewBatcher(ds.Len(), 64, seed)
-//	x := ds.Float32(b.Next(), 2)                                        // [64, 1, 32, 32] flat
+//	x := ds.Float32([]int{0, 1}, 2)                                     // [2, 1, 32, 32] flat
+//	tr, err := train.New(cfg, ds, "")                                   // a 28×28 model
+//	p, err := ds.Padded(2)                                              // for a 32×32 model
+//	c, err := quality.TrainClassifier(quality.FashionMNISTClassifier(), ds, tc, "", nil)
+//
+// A *Dataset is a train.Images and a train.LabelledImages (Len, Batch, BatchLabels), as
+// is a Padded one: the training code in belm/ knows no data set, the adapters are here.
+// (This package imports nothing of belm/, so that belm's tests can read the real data.)
 //
 // # Files
 //
@@ -27,7 +32,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 )
@@ -85,6 +89,7 @@ type Dataset struct {
 	Images []uint8 // [N, H, W], row-major
 	Labels []uint8 // [N], 0…9
 	H, W   int
+	Split  Split // the split Load read ("" for a Dataset made otherwise)
 }
 
 // Len is the number of images.
@@ -140,7 +145,7 @@ func Load(dir string, split Split) (*Dataset, error) {
 			return nil, fmt.Errorf("fashionmnist: %s: label %d of item %d is not in 0…9", lblPath, l, i)
 		}
 	}
-	return &Dataset{Images: imgs, Labels: lbls, H: dims[1], W: dims[2]}, nil
+	return &Dataset{Images: imgs, Labels: lbls, H: dims[1], W: dims[2], Split: split}, nil
 }
 
 // maxIDXBytes bounds the data an IDX header may announce (1 GiB), so that a corrupt header
@@ -247,6 +252,55 @@ func (d *Dataset) Float64(indices []int, pad int) []float64 {
 	return out
 }
 
+// Batch returns the images at indices, unpadded: Float32(indices, 0). With Len and
+// BatchLabels it makes a Dataset a training set of belm/train and belm/quality.
+func (d *Dataset) Batch(indices []int) []float32 { return d.Float32(indices, 0) }
+
+// String names the data: "Fashion-MNIST train split", "Fashion-MNIST test split", or
+// "Fashion-MNIST" when the split is unknown (the provenance a trained classifier keeps).
+func (d *Dataset) String() string {
+	switch d.Split {
+	case Train:
+		return "Fashion-MNIST train split"
+	case Test:
+		return "Fashion-MNIST test split"
+	}
+	return "Fashion-MNIST"
+}
+
+// Padded is a Dataset whose images are padded by a border of background on each side, as
+// a training set (Len, Batch, BatchLabels) for a model larger than 28×28.
+type Padded struct {
+	d   *Dataset
+	pad int
+}
+
+// Padded returns the dataset with pad pixels of background (−1) added on each side of
+// every image: pad 2 turns 28×28 into 32×32, pad 0 is the dataset itself.
+func (d *Dataset) Padded(pad int) (Padded, error) {
+	if pad < 0 {
+		return Padded{}, fmt.Errorf("fashionmnist: padding %d < 0: the model's sample_size must be at least the images' %d", pad, d.H)
+	}
+	return Padded{d, pad}, nil
+}
+
+// Len is the number of images.
+func (p Padded) Len() int { return p.d.Len() }
+
+// Batch returns the padded images at indices: Float32(indices, pad).
+func (p Padded) Batch(indices []int) []float32 { return p.d.Float32(indices, p.pad) }
+
+// BatchLabels returns the labels at indices.
+func (p Padded) BatchLabels(indices []int) []int { return p.d.BatchLabels(indices) }
+
+// String names the data, with its padding.
+func (p Padded) String() string {
+	if p.pad == 0 {
+		return p.d.String()
+	}
+	return fmt.Sprintf("%s, padded to %d×%d", p.d, p.d.H+2*p.pad, p.d.W+2*p.pad)
+}
+
 // BatchLabels returns the labels at indices.
 func (d *Dataset) BatchLabels(indices []int) []int {
 	out := make([]int, len(indices))
@@ -278,62 +332,4 @@ func (d *Dataset) fill(indices []int, pad int, set func(int, float64)) {
 			}
 		}
 	}
-}
-
-// Batcher deals indices 0…n−1 in batches, reshuffled every epoch. Epoch e's order is a
-// permutation drawn from PCG(seed, e), so the whole stream is a function of (seed, epoch,
-// position): a Batcher is resumed exactly from its State.
-type Batcher struct {
-	n, batch int
-	seed     uint64
-	st       BatcherState
-	perm     []int
-	permOf   int // the epoch perm was drawn for, −1 for none
-}
-
-// BatcherState is where a Batcher is in its stream.
-type BatcherState struct {
-	Epoch int `json:"epoch"`
-	Pos   int `json:"pos"` // the next index of the epoch's permutation to deal
-}
-
-// NewBatcher deals batches of size batch from n items; batch must be in 1…n.
-func NewBatcher(n, batch int, seed uint64) *Batcher {
-	if batch < 1 || batch > n {
-		panic(fmt.Sprintf("fashionmnist: batch size %d must be in 1…%d", batch, n))
-	}
-	return &Batcher{n: n, batch: batch, seed: seed, permOf: -1}
-}
-
-// State returns the current position (to checkpoint).
-func (b *Batcher) State() BatcherState { return b.st }
-
-// SetState resumes at a position from State.
-func (b *Batcher) SetState(s BatcherState) error {
-	if s.Epoch < 0 || s.Pos < 0 || s.Pos > b.n {
-		return fmt.Errorf("fashionmnist: invalid batcher state %+v for %d items", s, b.n)
-	}
-	b.st = s
-	return nil
-}
-
-// Perm returns epoch e's order of the n items.
-func (b *Batcher) Perm(epoch int) []int {
-	if b.permOf != epoch {
-		b.perm = rand.New(rand.NewPCG(b.seed, uint64(epoch))).Perm(b.n)
-		b.permOf = epoch
-	}
-	return b.perm
-}
-
-// Next returns the next batch of indices. A batch never straddles two epochs: the last
-// n mod batch items of an epoch's order are skipped (drop_last, as the training scripts do).
-func (b *Batcher) Next() []int {
-	if b.st.Pos+b.batch > b.n {
-		b.st = BatcherState{Epoch: b.st.Epoch + 1}
-	}
-	p := b.Perm(b.st.Epoch)
-	out := append([]int(nil), p[b.st.Pos:b.st.Pos+b.batch]...)
-	b.st.Pos += b.batch
-	return out
 }

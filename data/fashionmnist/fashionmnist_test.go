@@ -150,80 +150,33 @@ func TestMissingFilesSayHowToInstall(t *testing.T) {
 	}
 }
 
-func TestBatcher(t *testing.T) {
-	b := NewBatcher(10, 3, 7)
-	var seen []int
-	for range 3 { // one epoch: 9 of 10 items, drop_last
-		seen = append(seen, b.Next()...)
-	}
-	if st := b.State(); st.Epoch != 0 || st.Pos != 9 {
-		t.Fatalf("state %+v", st)
-	}
-	s := slices.Clone(seen)
-	slices.Sort(s)
-	if len(slices.Compact(s)) != 9 {
-		t.Errorf("epoch repeats items: %v", seen)
-	}
-	next := b.Next() // first batch of epoch 1, in a new order
-	if b.State().Epoch != 1 || slices.Equal(next, seen[:3]) {
-		t.Errorf("epoch 1 starts with %v (epoch 0: %v)", next, seen[:3])
-	}
-	// Resuming from a state deals the same stream.
-	st := b.State()
-	want := [][]int{b.Next(), b.Next(), b.Next()}
-	r := NewBatcher(10, 3, 7)
-	if err := r.SetState(st); err != nil {
+// A Dataset and a Padded one serve training code (train.Images, train.LabelledImages):
+// Batch is Float32 with their padding, labels pass through, String names the split.
+func TestTrainingSet(t *testing.T) {
+	dir := t.TempDir()
+	writeSplit(t, dir, Train, 5, nil, nil)
+	ds, err := Load(dir, Train)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range want {
-		if got := r.Next(); !slices.Equal(got, want[i]) {
-			t.Errorf("resumed batch %d: %v, want %v", i, got, want[i])
-		}
+	idx := []int{3, 0, 4}
+	if !slices.Equal(ds.Batch(idx), ds.Float32(idx, 0)) || ds.String() != "Fashion-MNIST train split" {
+		t.Errorf("Dataset: Batch differs from Float32(·, 0), or String %q", ds)
 	}
-	// Another seed, another order.
-	if o := NewBatcher(10, 3, 8).Next(); slices.Equal(o, seen[:3]) {
-		t.Errorf("seeds 7 and 8 give the same first batch %v", o)
+	p, err := ds.Padded(2)
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-// TestRealFiles reads Debian's files when the package is installed.
-func TestRealFiles(t *testing.T) {
-	dir := Dir()
-	if in, _ := Files(Test); !exists(filepath.Join(dir, in)) {
-		t.Skipf("Fashion-MNIST is not installed in %s: `%s` (or set $%s)", dir, InstallHint, EnvDir)
+	if p.Len() != 5 || !slices.Equal(p.Batch(idx), ds.Float32(idx, 2)) || !slices.Equal(p.BatchLabels(idx), []int{3, 0, 4}) {
+		t.Errorf("Padded(2): len %d, or batch/labels differ", p.Len())
 	}
-	for _, c := range []struct {
-		split Split
-		n     int
-	}{{Train, 60000}, {Test, 10000}} {
-		ds, err := Load(dir, c.split)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ds.Len() != c.n || ds.H != 28 || ds.W != 28 {
-			t.Fatalf("%s: %d images of %d×%d", c.split, ds.Len(), ds.H, ds.W)
-		}
-		var counts [10]int
-		for _, l := range ds.Labels {
-			counts[l]++
-		}
-		for l, n := range counts { // Fashion-MNIST is balanced
-			if n != c.n/10 {
-				t.Errorf("%s: label %d appears %d times, want %d", c.split, l, n, c.n/10)
-			}
-		}
-		x := ds.Float32([]int{0, 1, 2, 3}, 2)
-		if len(x) != 4*32*32 {
-			t.Fatalf("padded batch has %d values", len(x))
-		}
-		lo, hi, sum := float32(1), float32(-1), 0.0
-		for _, v := range x {
-			lo, hi, sum = min(lo, v), max(hi, v), sum+float64(v)
-		}
-		if lo != -1 || hi > 1 || hi < 0.5 || sum/float64(len(x)) > 0 {
-			t.Errorf("%s: values in [%v, %v], mean %v: not images in [-1, 1] on a dark background", c.split, lo, hi, sum/float64(len(x)))
-		}
+	if s := p.String(); s != "Fashion-MNIST train split, padded to 6×7" {
+		t.Errorf("Padded(2).String() = %q", s)
+	}
+	if _, err := ds.Padded(-1); err == nil || !strings.Contains(err.Error(), "sample_size") {
+		t.Errorf("Padded(-1): %v", err)
+	}
+	if s := (&Dataset{}).String(); s != "Fashion-MNIST" {
+		t.Errorf("a Dataset of no split is %q", s)
 	}
 }
-
-func exists(p string) bool { _, err := os.Stat(p); return err == nil }

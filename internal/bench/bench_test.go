@@ -16,7 +16,7 @@ import (
 	"github.com/belmlab/workbench/belm/unet"
 )
 
-const tinyConfig = "../unet/testdata/tiny_cifar10_config.json"
+const tinyConfig = "../../belm/unet/testdata/tiny_cifar10_config.json"
 
 // TestRunTiny runs every section once, briefly, on a tiny UNet: the command works and its
 // summary has a row per benchmark and backend (no timing is asserted).

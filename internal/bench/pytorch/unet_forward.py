@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch side of BENCHMARKS.md: the diffusers UNet2DModel forward, timed like `belm bench`.
 
-    /usr/bin/python3 belm/bench/pytorch/unet_forward.py [--threads 2] [--batches 1,8,64] [--duration 3]
+    /usr/bin/python3 internal/bench/pytorch/unet_forward.py [--threads 2] [--batches 1,8,64] [--duration 3]
 
 Debian's python3-torch (1.13) has no diffusers, so this is UNet2DModel written again in plain torch
 (positional time embedding, DownBlock2D / AttnDownBlock2D / UpBlock2D / AttnUpBlock2D, the mid block
@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TESTDATA = os.path.join(HERE, "..", "..", "unet", "testdata")
+TESTDATA = os.path.join(HERE, "..", "..", "..", "belm", "unet", "testdata")
 
 
 def read_safetensors(path):

@@ -1,14 +1,61 @@
-package unet
+package nn
 
 import (
 	"fmt"
 	"math"
+	"sync"
 	"testing"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
+	_ "github.com/gomlx/compute/gobackend"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 )
+
+var (
+	backendOnce sync.Once
+	backend     compute.Backend
+	backendErr  error
+)
+
+// goBackend is the pure-Go backend, shared by the tests.
+func goBackend(tb testing.TB) compute.Backend {
+	tb.Helper()
+	backendOnce.Do(func() { backend, backendErr = compute.NewWithConfig("go") })
+	if backendErr != nil {
+		tb.Fatal(backendErr)
+	}
+	return backend
+}
+
+func toTensor(dt dtypes.DType, v []float64, dims ...int) *tensors.Tensor {
+	if dt == dtypes.Float64 {
+		return tensors.FromFlatDataAndDimensions(v, dims...)
+	}
+	v32 := make([]float32, len(v))
+	for i, x := range v {
+		v32[i] = float32(x)
+	}
+	return tensors.FromFlatDataAndDimensions(v32, dims...)
+}
+
+func fromTensor(tb testing.TB, t *tensors.Tensor) []float64 {
+	tb.Helper()
+	switch t.DType() {
+	case dtypes.Float64:
+		return tensors.MustCopyFlatData[float64](t)
+	case dtypes.Float32:
+		v := tensors.MustCopyFlatData[float32](t)
+		out := make([]float64, len(v))
+		for i, x := range v {
+			out[i] = float64(x)
+		}
+		return out
+	}
+	tb.Fatalf("unexpected dtype %s", t.DType())
+	return nil
+}
 
 // convCase is one convolution of the UNet: input [B, C, H, W], O outputs, k×k kernel.
 type convCase struct {
