@@ -11,6 +11,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/belmlab/workbench/belm"
 )
 
 // ErrorVsSteps is figure 1: reconstruction (or sampling) error against the
@@ -81,55 +83,27 @@ func NoiseHistogram(samples []NoiseSample, o Options) (*plot.Plot, error) {
 	t, x, y := o.or("Inverted noise x_N against N(0,1)", "value of one coordinate of the inverted x_N", "density")
 	p := newPlot(t, x, y)
 	leg := newSideLegend(p)
-
-	type stats struct {
-		vals      []float64
-		mean, std float64
-	}
-	all := make([]stats, len(samples))
+	finiteVals := make([][]float64, len(samples))
+	stds := make([]float64, len(samples))
 	r := 4.0 // the histogram covers [-r, r]: ±4 and the bulk of every sampler
 	for i, s := range samples {
-		var st stats
-		for _, v := range s.Values {
-			if !math.IsNaN(v) && !math.IsInf(v, 0) {
-				st.vals = append(st.vals, v)
-				st.mean += v
-			}
+		finiteVals[i] = finiteOnly(s.Values)
+		if len(finiteVals[i]) > 0 {
+			var mean float64
+			mean, stds[i] = belm.MeanStd(finiteVals[i])
+			r = math.Max(r, math.Min(math.Abs(mean)+4*stds[i], 20))
 		}
-		if n := float64(len(st.vals)); n > 0 {
-			st.mean /= n
-			for _, v := range st.vals {
-				st.std += (v - st.mean) * (v - st.mean)
-			}
-			st.std = math.Sqrt(st.std / n)
-			r = math.Max(r, math.Min(math.Abs(st.mean)+4*st.std, 20))
-		}
-		all[i] = st
 	}
-	const bins = 60
-	w := 2 * r / bins
 	for i, s := range samples {
-		st := all[i]
 		label := s.Label
 		if label == "" {
 			label = SamplerLabel(s.Sampler)
 		}
-		if len(st.vals) == 0 {
+		if len(finiteVals[i]) == 0 {
 			leg.Add(label + "  (no finite values)")
 			continue
 		}
-		counts := make([]float64, bins)
-		for _, v := range st.vals {
-			if k := int(math.Floor((v + r) / w)); k >= 0 && k < bins {
-				counts[k]++
-			}
-		}
-		pts := make(plotter.XYs, bins+1)
-		for k := range pts {
-			pts[k].X = -r + float64(k)*w
-			pts[k].Y = counts[min(k, bins-1)] / (float64(len(st.vals)) * w)
-		}
-		line, err := plotter.NewLine(pts)
+		line, err := plotter.NewLine(densitySteps(finiteVals[i], r, 60))
 		if err != nil {
 			return nil, err
 		}
@@ -137,7 +111,7 @@ func NoiseHistogram(samples []NoiseSample, o Options) (*plot.Plot, error) {
 		line.Color = SamplerColor(s.Sampler)
 		line.Width = vg.Points(1.6)
 		p.Add(line)
-		leg.Add(fmt.Sprintf("%s  (std %.3f)", label, st.std), line)
+		leg.Add(fmt.Sprintf("%s  (std %.3f)", label, stds[i]), line)
 	}
 	normal := plotter.NewFunction(func(x float64) float64 { return math.Exp(-x*x/2) / math.Sqrt(2*math.Pi) })
 	normal.Color = color.Black
@@ -150,6 +124,36 @@ func NoiseHistogram(samples []NoiseSample, o Options) (*plot.Plot, error) {
 	p.X.Min, p.X.Max = -r, r
 	p.Y.Min = 0
 	return p, nil
+}
+
+// finiteOnly is v without its NaN and ±Inf values.
+func finiteOnly(v []float64) []float64 {
+	out := make([]float64, 0, len(v))
+	for _, x := range v {
+		if finite(x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// densitySteps is the histogram of vals over [−r, r] in bins equal bins, as a density
+// (counts / (len(vals)·width)): bins+1 points for a post-step line, the last repeating
+// the last bin. Values outside [−r, r) are counted in no bin.
+func densitySteps(vals []float64, r float64, bins int) plotter.XYs {
+	w := 2 * r / float64(bins)
+	counts := make([]float64, bins)
+	for _, v := range vals {
+		if k := int(math.Floor((v + r) / w)); k >= 0 && k < bins {
+			counts[k]++
+		}
+	}
+	pts := make(plotter.XYs, bins+1)
+	for k := range pts {
+		pts[k].X = -r + float64(k)*w
+		pts[k].Y = counts[min(k, bins-1)] / (float64(len(vals)) * w)
+	}
+	return pts
 }
 
 // Point is a point of the plane (for 2-D data).
@@ -182,9 +186,57 @@ func Trajectories(trajs []Trajectory, d Density, o Options) (*plot.Plot, error) 
 	t, x, y := o.or("Sampling and inversion paths over the data density", "x (first coordinate)", "y (second coordinate)")
 	p := newPlot(t, x, y)
 	leg := newSideLegend(p)
+	xmin, ymin, xmax, ymax, err := trajectoryExtent(trajs, d.Points)
+	if err != nil {
+		return nil, err
+	}
+	if d.Func != nil {
+		p.Add(plotter.NewImage(densityImage(d.Func, xmin, ymin, xmax, ymax), xmin, ymin, xmax, ymax))
+	}
+	if len(d.Points) > 0 {
+		sc, err := plotter.NewScatter(xys(d.Points))
+		if err != nil {
+			return nil, err
+		}
+		sc.GlyphStyle = draw.GlyphStyle{Color: color.Gray{Y: 175}, Radius: vg.Points(1.1), Shape: draw.CircleGlyph{}}
+		p.Add(sc)
+		leg.Add("data samples", sc)
+	}
+	seen := map[string]bool{}
+	for _, tr := range trajs {
+		if err := addTrajectory(p, tr); err != nil {
+			return nil, err
+		}
+		label := tr.Label
+		if label == "" {
+			label = SamplerLabel(tr.Sampler)
+		}
+		if !seen[label] {
+			seen[label] = true
+			leg.Add(label, &plotter.Line{LineStyle: draw.LineStyle{Color: SamplerColor(tr.Sampler), Width: vg.Points(1.5)}})
+		}
+	}
+	solid := &plotter.Line{LineStyle: draw.LineStyle{Color: refColor, Width: vg.Points(1.5)}}
+	dashed := &plotter.Line{LineStyle: draw.LineStyle{Color: refColor, Width: vg.Points(1.5), Dashes: pathDashes}}
+	leg.Add("inversion x₀ → noise", dashed)
+	leg.Add("sampling noise → x̂₀", solid)
+	leg.Add("data point x₀", &plotter.Scatter{GlyphStyle: dataPointGlyph})
+	leg.Add("reconstruction x̂₀", &plotter.Scatter{GlyphStyle: draw.GlyphStyle{Color: refColor, Radius: vg.Points(4.5), Shape: crossGlyph{}}})
+	p.Add(leg)
+	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = xmin, xmax, ymin, ymax
+	return p, nil
+}
 
-	// Extent: every path and data point, with a margin.
-	xmin, ymin, xmax, ymax := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+// pathDashes dash the inversion paths; dataPointGlyph rings each data point x₀.
+var (
+	pathDashes     = []vg.Length{vg.Points(5), vg.Points(3)}
+	dataPointGlyph = draw.GlyphStyle{Color: color.Black, Radius: vg.Points(4.5), Shape: ringGlyph{}}
+)
+
+// trajectoryExtent is the rectangle holding every finite point of the paths and the data
+// points, with an 8% margin; an error when there is no finite point.
+func trajectoryExtent(trajs []Trajectory, data []Point) (xmin, ymin, xmax, ymax float64, err error) {
+	xmin, ymin, xmax, ymax = math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
 	grow := func(pts []Point) {
 		for _, q := range pts {
 			if !finite(q[0]) || !finite(q[1]) {
@@ -198,74 +250,50 @@ func Trajectories(trajs []Trajectory, d Density, o Options) (*plot.Plot, error) 
 		grow(tr.Inversion)
 		grow(tr.Sampling)
 	}
-	grow(d.Points)
+	grow(data)
 	if math.IsInf(xmin, 1) {
-		return nil, errors.New("viz: no finite point in the trajectories")
+		return 0, 0, 0, 0, errors.New("viz: no finite point in the trajectories")
 	}
 	mx, my := 0.08*(xmax-xmin)+1e-3, 0.08*(ymax-ymin)+1e-3
-	xmin, xmax, ymin, ymax = xmin-mx, xmax+mx, ymin-my, ymax+my
+	return xmin - mx, ymin - my, xmax + mx, ymax + my, nil
+}
 
-	if d.Func != nil {
-		p.Add(plotter.NewImage(densityImage(d.Func, xmin, ymin, xmax, ymax), xmin, ymin, xmax, ymax))
-	}
-	if len(d.Points) > 0 {
-		sc, err := plotter.NewScatter(xys(d.Points))
+// addTrajectory draws one path: the inversion dashed and the sampling solid in the
+// sampler's colour, a cross at the reconstruction x̂₀ and a ring at the data point x₀.
+func addTrajectory(p *plot.Plot, tr Trajectory) error {
+	col := SamplerColor(tr.Sampler)
+	for k, path := range [][]Point{tr.Inversion, tr.Sampling} {
+		pts := xys(path)
+		if len(pts) < 2 {
+			continue
+		}
+		line, err := plotter.NewLine(pts)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		sc.GlyphStyle = draw.GlyphStyle{Color: color.Gray{Y: 175}, Radius: vg.Points(1.1), Shape: draw.CircleGlyph{}}
+		line.Color, line.Width = col, vg.Points(1.5)
+		if k == 0 {
+			line.Dashes = pathDashes
+		}
+		p.Add(line)
+	}
+	if pts := xys(tr.Sampling); len(pts) > 0 {
+		sc, err := plotter.NewScatter(pts[len(pts)-1:])
+		if err != nil {
+			return err
+		}
+		sc.GlyphStyle = draw.GlyphStyle{Color: col, Radius: vg.Points(4.5), Shape: crossGlyph{}}
 		p.Add(sc)
-		leg.Add("data samples", sc)
 	}
-
-	dashes := []vg.Length{vg.Points(5), vg.Points(3)}
-	start := draw.GlyphStyle{Color: color.Black, Radius: vg.Points(4.5), Shape: ringGlyph{}}
-	seen := map[string]bool{}
-	for _, tr := range trajs {
-		col := SamplerColor(tr.Sampler)
-		for k, path := range [][]Point{tr.Inversion, tr.Sampling} {
-			pts := xys(path)
-			if len(pts) < 2 {
-				continue
-			}
-			line, err := plotter.NewLine(pts)
-			if err != nil {
-				return nil, err
-			}
-			line.Color, line.Width = col, vg.Points(1.5)
-			if k == 0 {
-				line.Dashes = dashes
-			}
-			p.Add(line)
+	if pts := xys(tr.Inversion); len(pts) > 0 {
+		sc, err := plotter.NewScatter(pts[:1])
+		if err != nil {
+			return err
 		}
-		if pts := xys(tr.Sampling); len(pts) > 0 {
-			sc, _ := plotter.NewScatter(pts[len(pts)-1:])
-			sc.GlyphStyle = draw.GlyphStyle{Color: col, Radius: vg.Points(4.5), Shape: crossGlyph{}}
-			p.Add(sc)
-		}
-		if pts := xys(tr.Inversion); len(pts) > 0 {
-			sc, _ := plotter.NewScatter(pts[:1])
-			sc.GlyphStyle = start
-			p.Add(sc)
-		}
-		label := tr.Label
-		if label == "" {
-			label = SamplerLabel(tr.Sampler)
-		}
-		if !seen[label] {
-			seen[label] = true
-			leg.Add(label, &plotter.Line{LineStyle: draw.LineStyle{Color: col, Width: vg.Points(1.5)}})
-		}
+		sc.GlyphStyle = dataPointGlyph
+		p.Add(sc)
 	}
-	solid := &plotter.Line{LineStyle: draw.LineStyle{Color: refColor, Width: vg.Points(1.5)}}
-	dashed := &plotter.Line{LineStyle: draw.LineStyle{Color: refColor, Width: vg.Points(1.5), Dashes: dashes}}
-	leg.Add("inversion x₀ → noise", dashed)
-	leg.Add("sampling noise → x̂₀", solid)
-	leg.Add("data point x₀", &plotter.Scatter{GlyphStyle: start})
-	leg.Add("reconstruction x̂₀", &plotter.Scatter{GlyphStyle: draw.GlyphStyle{Color: refColor, Radius: vg.Points(4.5), Shape: crossGlyph{}}})
-	p.Add(leg)
-	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = xmin, xmax, ymin, ymax
-	return p, nil
+	return nil
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

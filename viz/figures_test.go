@@ -2,6 +2,7 @@ package viz
 
 import (
 	"bytes"
+	"errors"
 	"image"
 	"image/color"
 	"image/png"
@@ -274,11 +275,71 @@ func TestCoefficientPlotRejectsRaggedInput(t *testing.T) {
 	}
 }
 
-func TestShowOutsideNotebookDoesNothing(t *testing.T) {
+// notebookRecorder stands in for GoNB: it counts what Show and ShowImage send.
+type notebookRecorder struct {
+	inside   bool
+	pngs     [][]byte
+	images   []image.Image
+	html     []string
+	syncs    int
+	imageErr error
+}
+
+func (r *notebookRecorder) active() bool        { return r.inside }
+func (r *notebookRecorder) displayPNG(b []byte) { r.pngs = append(r.pngs, b) }
+func (r *notebookRecorder) displayImage(img image.Image) error {
+	r.images = append(r.images, img)
+	return r.imageErr
+}
+func (r *notebookRecorder) displayHTML(h string) { r.html = append(r.html, h) }
+func (r *notebookRecorder) sync()                { r.syncs++ }
+
+func recordNotebook(t *testing.T, inside bool) *notebookRecorder {
+	r := &notebookRecorder{inside: inside}
+	old := nb
+	nb = r
+	t.Cleanup(func() { nb = old })
+	return r
+}
+
+// Outside a notebook Show and ShowImage send nothing (0 displays, 0 syncs); inside, each
+// sends exactly one display — Show a PNG of the default 672 × 432 pixels — and one sync,
+// and a display error becomes one HTML message naming it.
+func TestShow(t *testing.T) {
 	p, err := ErrorVsSteps(errorCurves(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	Show(p) // gonbui.IsNotebook is false under go test: must return at once
-	ShowImage(image.NewRGBA(image.Rect(0, 0, 2, 2)))
+	tile := image.NewRGBA(image.Rect(0, 0, 2, 3))
+
+	out := recordNotebook(t, false)
+	Show(p)
+	ShowImage(tile)
+	if n := len(out.pngs) + len(out.images) + len(out.html) + out.syncs; n != 0 {
+		t.Errorf("outside a notebook: %d displays and syncs, want 0", n)
+	}
+
+	in := recordNotebook(t, true)
+	Show(p)
+	ShowImage(tile)
+	if len(in.pngs) != 1 || len(in.images) != 1 || len(in.html) != 0 || in.syncs != 2 {
+		t.Fatalf("inside a notebook: %d PNGs, %d images, %d HTML, %d syncs; want 1, 1, 0, 2", len(in.pngs), len(in.images), len(in.html), in.syncs)
+	}
+	img, err := png.Decode(bytes.NewReader(in.pngs[0]))
+	if err != nil {
+		t.Fatalf("Show sent no PNG: %v", err)
+	}
+	if got := img.Bounds().Size(); got != image.Pt(672, 432) {
+		t.Errorf("Show's PNG is %v, want 672×432 (DefaultWidth × DefaultHeight at 96 dpi)", got)
+	}
+	if got := in.images[0].Bounds().Size(); got != image.Pt(2, 3) {
+		t.Errorf("ShowImage sent a %v image, want the 2×3 one given", got)
+	}
+
+	failing := recordNotebook(t, true)
+	failing.imageErr = errors.New("kernel gone")
+	ShowImage(tile)
+	if len(failing.html) != 1 || !strings.Contains(failing.html[0], "viz: kernel gone") || failing.syncs != 1 {
+		t.Errorf("a failed display: HTML %q and %d syncs, want one message naming the error and 1 sync", failing.html, failing.syncs)
+	}
 }

@@ -108,80 +108,102 @@ func ImageGrid(im Images, g GridOptions) (*image.RGBA, error) {
 	if err != nil {
 		return nil, err
 	}
-	cols := g.Cols
-	if cols <= 0 {
-		cols = len(g.ColLabels)
-	}
-	if cols <= 0 {
-		cols = int(math.Ceil(math.Sqrt(float64(n))))
-	}
-	rows := (n + cols - 1) / cols
-	scale := g.Scale
-	if scale <= 0 {
-		scale = max(1, (64+w-1)/w)
-	}
-	pad := g.Pad
-	switch {
-	case pad == 0:
-		pad = 2
-	case pad < 0:
-		pad = 0
-	}
-	tw, th := w*scale, h*scale
-
-	sty := text.Style{Color: color.Black, Font: gridFont, Handler: textHandler}
-	const gap = 6 // pixels between labels and tiles
-	left, top := 0, 0
-	for _, l := range g.RowLabels {
-		left = max(left, int(math.Ceil(float64(sty.Width(l))))+2*gap)
-	}
-	if len(g.ColLabels) > 0 {
-		top = int(math.Ceil(float64(sty.Height("Mg")))) + gap
-	}
-	W := left + pad + cols*(tw+pad)
-	H := top + pad + rows*(th+pad)
-
-	// Labels first (gonum/plot text at 72 dpi), then the tiles, copied
-	// pixel for pixel so their values are exact.
-	cv := vgimg.NewWith(vgimg.UseWH(vg.Length(W), vg.Length(H)), vgimg.UseDPI(72))
-	dc := draw.New(cv)
-	fromTop := func(y int) vg.Length { return vg.Length(H - y) }
-	colX := func(j int) int { return left + pad + j*(tw+pad) }
-	rowY := func(i int) int { return top + pad + i*(th+pad) }
-	for j, l := range g.ColLabels {
-		if j >= cols {
-			break
-		}
-		s := sty
-		s.XAlign, s.YAlign = draw.XCenter, draw.YBottom
-		dc.FillText(s, vg.Point{X: vg.Length(colX(j) + tw/2), Y: fromTop(top - gap/2)}, l)
-	}
-	for i, l := range g.RowLabels {
-		if i >= rows {
-			break
-		}
-		s := sty
-		s.XAlign, s.YAlign = draw.XRight, draw.YCenter
-		dc.FillText(s, vg.Point{X: vg.Length(left - gap), Y: fromTop(rowY(i) + th/2)}, l)
-	}
+	l := newGridLayout(g, n, h, w)
+	// Labels first (gonum/plot text at 72 dpi), then the tiles, copied pixel for pixel so
+	// their values are exact.
+	cv := vgimg.NewWith(vgimg.UseWH(vg.Length(l.width), vg.Length(l.height)), vgimg.UseDPI(72))
+	l.drawLabels(draw.New(cv), g)
 	img, ok := cv.Image().(*image.RGBA)
-	if !ok || img.Bounds().Dx() != W || img.Bounds().Dy() != H {
+	if !ok || img.Bounds().Dx() != l.width || img.Bounds().Dy() != l.height {
 		return nil, fmt.Errorf("viz: unexpected canvas image %T %v", cv.Image(), cv.Image().Bounds())
 	}
 	for b := range n {
-		x0, y0 := colX(b%cols), rowY(b/cols)
+		x0, y0 := l.colX(b%l.cols), l.rowY(b/l.cols)
 		for y := range h {
 			for x := range w {
 				px := im.pixel(b, y, x, h, w, c)
-				for dy := range scale {
-					for dx := range scale {
-						img.SetRGBA(x0+x*scale+dx, y0+y*scale+dy, px)
+				for dy := range l.scale {
+					for dx := range l.scale {
+						img.SetRGBA(x0+x*l.scale+dx, y0+y*l.scale+dy, px)
 					}
 				}
 			}
 		}
 	}
 	return img, nil
+}
+
+// gridLabelGap is the number of pixels between labels and tiles.
+const gridLabelGap = 6
+
+// gridLayout is where an image grid puts its tiles and labels, in pixels.
+type gridLayout struct {
+	cols, rows, scale, pad int
+	tileW, tileH           int // a tile: an image scaled
+	left, top              int // the widths of the label margins
+	width, height          int // the whole grid
+}
+
+// newGridLayout lays out n images of h×w pixels as g asks (see GridOptions' defaults).
+func newGridLayout(g GridOptions, n, h, w int) gridLayout {
+	l := gridLayout{cols: g.Cols, scale: g.Scale, pad: g.Pad}
+	if l.cols <= 0 {
+		l.cols = len(g.ColLabels)
+	}
+	if l.cols <= 0 {
+		l.cols = int(math.Ceil(math.Sqrt(float64(n))))
+	}
+	l.rows = (n + l.cols - 1) / l.cols
+	if l.scale <= 0 {
+		l.scale = max(1, (64+w-1)/w)
+	}
+	switch {
+	case l.pad == 0:
+		l.pad = 2
+	case l.pad < 0:
+		l.pad = 0
+	}
+	l.tileW, l.tileH = w*l.scale, h*l.scale
+	sty := gridTextStyle()
+	for _, label := range g.RowLabels {
+		l.left = max(l.left, int(math.Ceil(float64(sty.Width(label))))+2*gridLabelGap)
+	}
+	if len(g.ColLabels) > 0 {
+		l.top = int(math.Ceil(float64(sty.Height("Mg")))) + gridLabelGap
+	}
+	l.width = l.left + l.pad + l.cols*(l.tileW+l.pad)
+	l.height = l.top + l.pad + l.rows*(l.tileH+l.pad)
+	return l
+}
+
+func gridTextStyle() text.Style {
+	return text.Style{Color: color.Black, Font: gridFont, Handler: textHandler}
+}
+
+// colX and rowY are the left and top pixel of the tiles of column j and row i.
+func (l gridLayout) colX(j int) int { return l.left + l.pad + j*(l.tileW+l.pad) }
+func (l gridLayout) rowY(i int) int { return l.top + l.pad + i*(l.tileH+l.pad) }
+
+// drawLabels writes the column labels centred above the columns and the row labels
+// right-aligned left of the rows (labels beyond the grid's columns or rows are dropped).
+func (l gridLayout) drawLabels(dc draw.Canvas, g GridOptions) {
+	fromTop := func(y int) vg.Length { return vg.Length(l.height - y) }
+	for j, label := range g.ColLabels {
+		if j >= l.cols {
+			break
+		}
+		s := gridTextStyle()
+		s.XAlign, s.YAlign = draw.XCenter, draw.YBottom
+		dc.FillText(s, vg.Point{X: vg.Length(l.colX(j) + l.tileW/2), Y: fromTop(l.top - gridLabelGap/2)}, label)
+	}
+	for i, label := range g.RowLabels {
+		if i >= l.rows {
+			break
+		}
+		s := gridTextStyle()
+		s.XAlign, s.YAlign = draw.XRight, draw.YCenter
+		dc.FillText(s, vg.Point{X: vg.Length(l.left - gridLabelGap), Y: fromTop(l.rowY(i) + l.tileH/2)}, label)
+	}
 }
 
 // InterpolationGrid shows interpolations: im holds len(weights) images for

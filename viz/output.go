@@ -99,12 +99,32 @@ func writeAtomic(path string, data []byte) error {
 	return nil
 }
 
+// notebook is what Show and ShowImage need from GoNB; a test puts a recorder in its place.
+type notebook interface {
+	active() bool // running inside a GoNB notebook
+	displayPNG(b []byte)
+	displayImage(img image.Image) error
+	displayHTML(h string)
+	sync() // wait until the notebook has everything displayed
+}
+
+// gonb is the notebook of a GoNB kernel (gonbui).
+type gonb struct{}
+
+func (gonb) active() bool                       { return gonbui.IsNotebook }
+func (gonb) displayPNG(b []byte)                { gonbui.DisplayPng(b) }
+func (gonb) displayImage(img image.Image) error { return gonbui.DisplayImage(img) }
+func (gonb) displayHTML(h string)               { gonbui.DisplayHtml(h) }
+func (gonb) sync()                              { gonbui.Sync() }
+
+var nb notebook = gonb{}
+
 // Show displays the plot inline, as a PNG of the default size, when the
 // program runs inside a GoNB notebook, and waits until the notebook has it
 // (gonbui.Sync). Outside a notebook it does nothing: use Save to write
 // files. A rendering error is shown in the notebook in place of the figure.
 func Show(p *plot.Plot) {
-	if !gonbui.IsNotebook {
+	if !nb.active() {
 		return
 	}
 	b, err := PNG(p, 0, 0)
@@ -112,24 +132,24 @@ func Show(p *plot.Plot) {
 		showError(err)
 		return
 	}
-	gonbui.DisplayPng(b)
-	gonbui.Sync()
+	nb.displayPNG(b)
+	nb.sync()
 }
 
 // ShowImage displays an image (an image grid, say) inline inside a GoNB
 // notebook, as Show does; outside a notebook it does nothing.
 func ShowImage(img image.Image) {
-	if !gonbui.IsNotebook {
+	if !nb.active() {
 		return
 	}
-	if err := gonbui.DisplayImage(img); err != nil {
+	if err := nb.displayImage(img); err != nil {
 		showError(err)
 		return
 	}
-	gonbui.Sync()
+	nb.sync()
 }
 
 func showError(err error) {
-	gonbui.DisplayHtml("<pre>viz: " + html.EscapeString(err.Error()) + "</pre>")
-	gonbui.Sync()
+	nb.displayHTML("<pre>viz: " + html.EscapeString(err.Error()) + "</pre>")
+	nb.sync()
 }

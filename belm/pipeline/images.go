@@ -188,16 +188,20 @@ func ToImage(chw []float64, channels, h, w int) (image.Image, error) {
 	return nil, fmt.Errorf("cannot show %d channels as an image (1 or 3)", channels)
 }
 
-// Images converts a batch of latents (NCHW, [−1, 1]) to 8-bit images.
+// Images converts a batch of images (flat NCHW in [−1, 1] of the image shape, as Decode
+// returns them; for a pixel-space model its latents) to 8-bit images.
 func (p *Pipeline) Images(x []float64, batch int) ([]image.Image, error) {
-	s := p.SampleSize()
-	n := p.Channels() * s * s
+	c, s := p.Channels(), p.SampleSize()
+	n := p.ImageSize(1)
+	if s == 0 || c*s*s != n {
+		return nil, fmt.Errorf("images of shape %v cannot be shown: want [C, S, S]", p.ImageShape())
+	}
 	if len(x) != batch*n {
 		return nil, fmt.Errorf("%d values for %d images of %d", len(x), batch, n)
 	}
 	out := make([]image.Image, batch)
 	for b := range out {
-		img, err := ToImage(x[b*n:(b+1)*n], p.Channels(), s, s)
+		img, err := ToImage(x[b*n:(b+1)*n], c, s, s)
 		if err != nil {
 			return nil, err
 		}
@@ -206,7 +210,8 @@ func (p *Pipeline) Images(x []float64, batch int) ([]image.Image, error) {
 	return out, nil
 }
 
-// LoadImages loads image files as a batch for the model (LoadImage each).
+// LoadImages loads image files as a batch of images of the pipeline's image shape
+// (LoadImage each); Encode maps them to the model's latents.
 func (p *Pipeline) LoadImages(paths []string) ([]float64, error) {
 	var out []float64
 	for _, path := range paths {

@@ -11,20 +11,22 @@ import (
 	"github.com/belmlab/workbench/belm/unet"
 )
 
-// EstimateBytes estimates the peak host memory, in bytes, of one ε evaluation of the UNet
-// on a batch of batch latents in the pipeline's dtype: an honest, somewhat generous upper
-// estimate, for refusing batch sizes that cannot fit before any work starts. It is affine
-// in batch:
+// EstimateBytes estimates the peak host memory, in bytes, of one ε evaluation of the
+// network on a batch of batch latents in the pipeline's dtype: an honest, somewhat generous
+// upper estimate, for refusing batch sizes that cannot fit before any work starts. It is
+// affine in batch:
 //
 //	EstimateBytes(batch) = slack · heap · (weights + batch · d · perImage)
 //
 // weights is the parameters' bytes in the stored dtype, plus a copy in the computation
-// dtype when the two differ (the graph converts them); d is the computation dtype's size
-// (4 or 8 bytes); slack = 1.75 (allocatorSlack) and heap = 1 + GOGC/100 for the pure-Go
-// backend, 2 for the others (heapFactor). perImage (PerImageValues) counts the values of
-// one image alive at the worst moment of the forward pass, walking the network as
-// diffusers' UNet2DModel runs it (S the sample size, s = S/2^ℓ the side at level ℓ, C and
-// C' the in and out channels):
+// dtype when the two differ (the graph converts them), for a Parameterized network (0
+// otherwise); d is the computation dtype's size (4 or 8 bytes); slack = 1.75
+// (allocatorSlack) and heap = 1 + GOGC/100 for the pure-Go backend, 2 for the others
+// (heapFactor). perImage counts the values of one image alive at the worst moment of the
+// forward pass: for a network without a UNet config (Configured), 16 latents (the state,
+// the ε cache and the host copies of a pass: the bound of the analytic studies); for a
+// UNet2DModel (PerImageValues), walking the network as diffusers runs it (S the sample
+// size, s = S/2^ℓ the side at level ℓ, C and C' the in and out channels):
 //
 //	perImage = (C + C')·S² + 4·time_embed_dim + max over the operations (skips + work)
 //
@@ -52,19 +54,28 @@ import (
 // 0.50 GB + 116 MB an image (measured peak RSS of a whole test process at batch 8: 1.21 GB,
 // estimate 1.43 GB); the tiny test fixture 32,768 values = 131 kB live an image.
 func (p *Pipeline) EstimateBytes(batch int) int64 {
-	cfg := p.UNet.Config()
 	d := int64(p.DType().Size())
-	weights := int64(p.UNet.NumParameters()) * int64(p.UNet.DType().Size())
-	if p.UNet.DType() != p.DType() {
-		weights += int64(p.UNet.NumParameters()) * d
+	var weights int64
+	if pm, ok := p.Net.(Parameterized); ok {
+		weights = int64(pm.NumParameters()) * int64(pm.DType().Size())
+		if pm.DType() != p.DType() {
+			weights += int64(pm.NumParameters()) * d
+		}
 	}
-	live := float64(weights) + float64(max(batch, 0))*float64(d)*perImage(cfg)
+	per := float64(genericLatents * p.Size(1))
+	if cm, ok := p.Net.(Configured); ok {
+		per = perImage(cm.Config())
+	}
+	live := float64(weights) + float64(max(batch, 0))*float64(d)*per
 	est := live * allocatorSlack * heapFactor(p.Runner.Backend())
 	if est >= math.MaxInt64 {
 		return math.MaxInt64
 	}
 	return int64(est)
 }
+
+// genericLatents is perImage, in latents, of a network without a UNet config.
+const genericLatents = 16
 
 // allocatorSlack covers what the allocator holds beyond the live values: the pure-Go
 // backend rounds every buffer up to 2^k or 1.5·2^k bytes (up to 1.5×) and keeps released

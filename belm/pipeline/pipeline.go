@@ -1,23 +1,30 @@
-// Package pipeline runs the samplers and their inversions on a diffusers UNet2DModel
-// checkpoint (google/ddpm-cifar10-32, google/ddpm-ema-celebahq-256, …): what the reference
+// Package pipeline runs the samplers and their inversions on a model: what the reference
 // scripts do (spec §4), as plain functions shared by the CLI (belm sample, interpolate,
-// reconstruct, eps) and the notebooks.
+// reconstruct, eps), the studies (package study) and the notebooks.
+//
+// A pipeline is an ε-model (any belm.Model: a diffusers UNet2DModel, an analytic model, …)
+// with one scheduler configuration and a runner, plus
+//
+//   - a Codec between the images and the latents the model works on: the identity for
+//     pixel-space models (Identity), a VAE for latent diffusion;
+//   - optionally a Conditioner (class labels, text embeddings, a CFG weight), applied before
+//     every pass, so that inversion and sampling see the same ε (spec §2.8).
+//
+// Load reads a diffusers UNet2DModel folder or Hub id; New takes any model.
 //
 //	p, err := pipeline.Load("google/ddpm-cifar10-32", pipeline.Options{Backend: "onnx"})
 //	s, err := p.Sampler("belm", belm.DefaultSamplerOptions, true)
 //	x0, err := p.Sample(s, 20, pipeline.Noise(1, p.Size(4)), 4)
 //
-// Latents are flat float64 slices in NCHW order (the model's [B, C, H, W]); images are in
-// [−1, 1] as the model sees them. Noise is drawn on the host (belm.Normal), so a seed gives
-// the same samples on every backend.
+// Latents are flat float64 slices in the model's layout ([B, C, H, W] for a UNet: NCHW);
+// images are flat NCHW values in [−1, 1]. Noise is drawn on the host (belm.Normal), so a
+// seed gives the same samples on every backend.
 package pipeline
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/gomlx/compute/dtypes"
-	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
@@ -26,7 +33,7 @@ import (
 	"github.com/belmlab/workbench/belm/unet"
 )
 
-// Options configure Load.
+// Options configure Load and New.
 type Options struct {
 	// DType is the computation dtype: Float32 (the default, what the reference scripts use)
 	// or Float64 (exact inversion to ~1e-14; go backend only).
@@ -35,17 +42,29 @@ type Options struct {
 	Backend string
 	// Float64Schedule computes ᾱ in float64 even when DType is Float32. By default a
 	// float32 pipeline computes it as diffusers does (float32 linspace and cumprod, bit
-	// for bit) and a float64 one in float64.
+	// for bit) and a float64 one in float64 — unless the scheduler configuration itself
+	// asks for float32 (SchedulerConfig.Float32), which is then kept.
 	Float64Schedule bool
-	// UNet options (e.g. unet.WithFloat32Sinusoid(false)).
+	// UNet options (e.g. unet.WithFloat32Sinusoid(false)), for Load.
 	UNet []unet.Option
+	// Codec maps images to latents and back. nil: the identity on the image shape of the
+	// model's UNet config (in_channels × sample_size²); a model without one needs a Codec.
+	Codec Codec
+	// Conditioner, if set, conditions every pass (see Conditioner).
+	Conditioner Conditioner
 }
 
-// Pipeline is a loaded model with its scheduler and a runner.
+// Pipeline is a loaded model with its codec, conditioning, scheduler and a runner.
 type Pipeline struct {
-	Model     *hub.Model // where it was found (nil for New)
-	UNet      *unet.UNet
-	Scheduler belm.SchedulerConfig
+	Model *hub.Model // where it was found (nil for New)
+	// Net is the ε-model (as given: before any conversion of its prediction type).
+	Net belm.Model
+	// UNet is Net when it is a diffusers UNet2DModel (Load, or New with a *unet.UNet), else
+	// nil: for callers that read its config or parameter count.
+	UNet        *unet.UNet
+	Codec       Codec
+	Conditioner Conditioner // nil: unconditional
+	Scheduler   belm.SchedulerConfig
 	// SchedulerDefaulted is true when the model folder had no scheduler_config.json and
 	// the DDPM configuration of google/ddpm-cifar10-32 was used.
 	SchedulerDefaulted bool
@@ -53,6 +72,19 @@ type Pipeline struct {
 	Runner             *belm.Runner
 
 	epsExec *model.Exec
+}
+
+// Configured is a network with a diffusers UNet2DModel configuration (*unet.UNet): the
+// pipeline takes its image shape from it (in_channels × sample_size²) and EstimateBytes
+// walks its forward pass.
+type Configured interface {
+	Config() unet.Config
+}
+
+// Parameterized is a network with weights (*unet.UNet): EstimateBytes counts them.
+type Parameterized interface {
+	NumParameters() int
+	DType() dtypes.DType
 }
 
 // Load resolves modelID (a folder or a Hub id: see hub.Resolve), loads its UNet and
@@ -78,63 +110,114 @@ func Load(modelID string, o Options) (*Pipeline, error) {
 	return p, nil
 }
 
-// New builds a pipeline from a loaded UNet and a scheduler configuration.
-func New(u *unet.UNet, sc belm.SchedulerConfig, o Options) (*Pipeline, error) {
+// New builds a pipeline from an ε-model (a loaded UNet, an analytic model, …) and a
+// scheduler configuration. A model that predicts v or x̂₀ says so in the configuration's
+// prediction_type.
+func New(m belm.Model, sc belm.SchedulerConfig, o Options) (*Pipeline, error) {
 	dt := o.DType
 	if dt == dtypes.InvalidDType {
 		dt = dtypes.Float32
 	}
+	sc.Float32 = sc.Float32 || dt == dtypes.Float32 && !o.Float64Schedule
 	sc = sc.Defaults()
-	sc.Float32 = dt == dtypes.Float32 && !o.Float64Schedule
 	if err := belm.ValidatePrediction(sc.PredictionType); err != nil {
 		return nil, err
 	}
-	cfg := u.Config()
-	if cfg.SampleSize == nil || *cfg.SampleSize <= 0 {
-		return nil, fmt.Errorf("the UNet's config.json has no sample_size: set it to the image size the model was trained on (32 for CIFAR-10)")
+	codec, err := codecFor(m, o.Codec)
+	if err != nil {
+		return nil, err
 	}
 	sched, err := belm.NewSchedule(sc)
 	if err != nil {
 		return nil, err
 	}
-	var m belm.Model = u
+	net := m
 	if sc.PredictionType != "epsilon" {
-		m = predictor{u, sc.PredictionType}
+		net = predictor{m, sc.PredictionType}
 	}
-	r, err := belm.NewRunner(m, o.Backend, dt)
+	r, err := belm.NewRunner(net, o.Backend, dt)
 	if err != nil {
 		return nil, err
 	}
-	return &Pipeline{UNet: u, Scheduler: sc, Schedule: sched, Runner: r}, nil
+	u, _ := m.(*unet.UNet)
+	return &Pipeline{Net: m, UNet: u, Codec: codec, Conditioner: o.Conditioner, Scheduler: sc, Schedule: sched, Runner: r}, nil
 }
 
-// predictor is a UNet whose output is not ε (v_prediction or sample).
+// codecFor is the given codec, or the identity on the image shape of m's UNet config.
+func codecFor(m belm.Model, c Codec) (Codec, error) {
+	if c != nil {
+		return c, checkShapes(c)
+	}
+	cm, ok := m.(Configured)
+	if !ok {
+		return nil, fmt.Errorf("the model (%T) has no UNet config to take its image shape from: give pipeline.Options.Codec (pipeline.Identity{Shape: …} for a pixel-space model)", m)
+	}
+	cfg := cm.Config()
+	if cfg.SampleSize == nil || *cfg.SampleSize <= 0 {
+		return nil, fmt.Errorf("the UNet's config.json has no sample_size: set it to the image size the model was trained on (32 for CIFAR-10)")
+	}
+	s := *cfg.SampleSize
+	return Identity{Shape: []int{cfg.InChannels, s, s}}, nil
+}
+
+// predictor is a model whose output is not ε (v_prediction or sample); the runner converts
+// it. Its weights stay the model's (Store).
 type predictor struct {
-	*unet.UNet
+	belm.Model
 	pt string
 }
 
 func (p predictor) PredictionType() string { return p.pt }
 
+// Store is the wrapped model's store (nil if it has none).
+func (p predictor) Store() *model.Store {
+	if sp, ok := p.Model.(belm.StoreProvider); ok {
+		return sp.Store()
+	}
+	return nil
+}
+
 // DType is the computation dtype.
 func (p *Pipeline) DType() dtypes.DType { return p.Runner.DType() }
 
-// Channels, Height and Width are the model's image dimensions.
-func (p *Pipeline) Channels() int { return p.UNet.Config().InChannels }
+// LatentShape is the shape of one latent (without the batch axis).
+func (p *Pipeline) LatentShape() []int { return p.Codec.LatentShape() }
 
-// SampleSize is the model's image side (config sample_size).
-func (p *Pipeline) SampleSize() int { return *p.UNet.Config().SampleSize }
+// ImageShape is the shape [C, H, W] of one image.
+func (p *Pipeline) ImageShape() []int { return p.Codec.ImageShape() }
 
-// Shape is the latent shape of a batch: [batch, C, S, S].
-func (p *Pipeline) Shape(batch int) []int {
-	s := p.SampleSize()
-	return []int{batch, p.Channels(), s, s}
+// Channels is the number of channels of an image (1 for an image shape that is not [C, H, W]).
+func (p *Pipeline) Channels() int {
+	if s := p.ImageShape(); len(s) == 3 {
+		return s[0]
+	}
+	return 1
 }
 
+// SampleSize is an image's side (its height; the models here make square images), 0 for
+// an image shape that is not [C, H, W].
+func (p *Pipeline) SampleSize() int {
+	if s := p.ImageShape(); len(s) == 3 {
+		return s[1]
+	}
+	return 0
+}
+
+// Shape is the latent shape of a batch: [batch, LatentShape()…].
+func (p *Pipeline) Shape(batch int) []int { return append([]int{batch}, p.LatentShape()...) }
+
 // Size is the number of values of a batch of latents.
-func (p *Pipeline) Size(batch int) int {
-	s := p.SampleSize()
-	return batch * p.Channels() * s * s
+func (p *Pipeline) Size(batch int) int { return batch * prod(p.LatentShape()) }
+
+// ImageSize is the number of values of a batch of images.
+func (p *Pipeline) ImageSize(batch int) int { return batch * prod(p.ImageShape()) }
+
+func prod(v []int) int {
+	n := 1
+	for _, x := range v {
+		n *= x
+	}
+	return n
 }
 
 // Noise returns n standard normal values drawn from seed (belm.Normal): the same on every
@@ -155,17 +238,44 @@ func (p *Pipeline) Grid(n int) (*belm.Grid, error) {
 // Sampler parses a --sampler_type name (belm.ParseSampler). With sampling true, ddim is
 // the DDIMPipeline's DDIM, which clips x̂₀ when the scheduler config says clip_sample (as
 // the reference CIFAR-10 / CelebA-HQ scripts sample); otherwise, for inversion and
-// reconstruction, DDIM is the plain linear map.
+// reconstruction, DDIM is the plain linear map. When the scheduler config says
+// set_alpha_to_one false (Stable Diffusion 1.x ships it), DDIM's last step lands on ᾱ₀ =
+// alphas_cumprod[0] instead of the clean endpoint, in both directions, as diffusers does; the
+// BELM family keeps the reference's clean endpoint α = 1 (belm.DDIM.Final).
 func (p *Pipeline) Sampler(name string, o belm.SamplerOptions, sampling bool) (belm.Sampler, error) {
 	s, err := belm.ParseSampler(name, o)
 	if err != nil {
 		return nil, err
 	}
-	if d, ok := s.(belm.DDIM); ok && sampling && p.Scheduler.ClipSample {
-		d.Clip = p.Scheduler.ClipSampleRange
+	if d, ok := s.(belm.DDIM); ok {
+		if sampling && p.Scheduler.ClipSample {
+			d.Clip = p.Scheduler.ClipSampleRange
+		}
+		if final := belm.FinalLevel(p.Schedule); final != belm.Clean {
+			d.Final = &final // set_alpha_to_one false: DDIM ends on ᾱ₀, as diffusers' DDIMScheduler
+		}
 		return d, nil
 	}
 	return s, nil
+}
+
+// Samplers parses each name with Sampler and checks every step count N on the schedule:
+// what a study needs before any work.
+func (p *Pipeline) Samplers(names []string, o belm.SamplerOptions, sampling bool, ns ...int) ([]belm.Sampler, error) {
+	var out []belm.Sampler
+	for _, name := range names {
+		s, err := p.Sampler(name, o, sampling)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	for _, n := range ns {
+		if _, err := p.Grid(n); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func (p *Pipeline) tensor(v []float64, batch int) (*tensors.Tensor, error) {
@@ -176,25 +286,17 @@ func (p *Pipeline) tensor(v []float64, batch int) (*tensors.Tensor, error) {
 }
 
 // Sample runs s for n steps from the noise x_N (batch latents) down to x_0 and returns
-// x_0 (unclipped; images are x_0 clamped to [−1, 1]).
+// x_0 (unclipped latents; Decode turns them into images).
 func (p *Pipeline) Sample(s belm.Sampler, n int, noise []float64, batch int) ([]float64, error) {
-	g, err := p.Grid(n)
-	if err != nil {
-		return nil, err
-	}
 	x, err := p.tensor(noise, batch)
 	if err != nil {
 		return nil, err
 	}
-	out, err := p.Runner.Sample(s, g, belm.State{Level: g.N(), Latents: []*tensors.Tensor{x}})
-	if err != nil {
-		return nil, err
-	}
-	return belm.Values(out)
+	return p.SampleFrom(s, n, belm.State{Level: n, Latents: []*tensors.Tensor{x}})
 }
 
-// Invert runs s for n steps from the images x0 (batch latents in [−1, 1]) up to the noise
-// and returns the state to sample back from.
+// Invert runs s for n steps from the clean latents x0 (batch of them; for a pixel-space
+// model the images in [−1, 1]) up to the noise and returns the state to sample back from.
 func (p *Pipeline) Invert(s belm.Sampler, n int, x0 []float64, batch int) (belm.State, error) {
 	g, err := p.Grid(n)
 	if err != nil {
@@ -202,6 +304,9 @@ func (p *Pipeline) Invert(s belm.Sampler, n int, x0 []float64, batch int) (belm.
 	}
 	x, err := p.tensor(x0, batch)
 	if err != nil {
+		return belm.State{}, err
+	}
+	if err := p.condition(batch); err != nil {
 		return belm.State{}, err
 	}
 	return p.Runner.Invert(s, g, x, g.N())
@@ -213,6 +318,12 @@ func (p *Pipeline) SampleFrom(s belm.Sampler, n int, st belm.State) ([]float64, 
 	if err != nil {
 		return nil, err
 	}
+	if len(st.Latents) == 0 || st.X() == nil {
+		return nil, fmt.Errorf("sampling from an empty state: give the noise or an inverted state")
+	}
+	if err := p.condition(st.X().Shape().Dimensions[0]); err != nil {
+		return nil, err
+	}
 	out, err := p.Runner.Sample(s, g, st)
 	if err != nil {
 		return nil, err
@@ -220,8 +331,8 @@ func (p *Pipeline) SampleFrom(s belm.Sampler, n int, st belm.State) ([]float64, 
 	return belm.Values(out)
 }
 
-// Reconstruct inverts x0 with s and samples back; it returns the reconstruction and the
-// inverted noise x_N.
+// Reconstruct inverts the latents x0 with s and samples back; it returns the reconstructed
+// latents and the inverted noise x_N.
 func (p *Pipeline) Reconstruct(s belm.Sampler, n int, x0 []float64, batch int) (recon, xN []float64, err error) {
 	st, err := p.Invert(s, n, x0, batch)
 	if err != nil {
@@ -234,128 +345,6 @@ func (p *Pipeline) Reconstruct(s belm.Sampler, n int, x0 []float64, batch int) (
 	return recon, xN, err
 }
 
-// Eps evaluates the UNet on x [B, C, H, W] at the network timesteps t (a scalar or [B])
-// in the pipeline's dtype, on its backend (x and t are converted to that dtype).
-func (p *Pipeline) Eps(x, t *tensors.Tensor) (*tensors.Tensor, error) {
-	xv, err := belm.Values(x)
-	if err != nil {
-		return nil, fmt.Errorf("x: %w", err)
-	}
-	tv, err := belm.Values(t)
-	if err != nil {
-		return nil, fmt.Errorf("t: %w", err)
-	}
-	dims := x.Shape().Dimensions
-	if len(dims) != 4 || dims[1] != p.Channels() {
-		return nil, fmt.Errorf("x has shape %v: want [batch, %d, H, W]", dims, p.Channels())
-	}
-	if len(tv) != 1 && len(tv) != dims[0] {
-		return nil, fmt.Errorf("t has %d values: want 1 or the batch size %d", len(tv), dims[0])
-	}
-	if len(tv) == 1 {
-		tv = append(make([]float64, 0, dims[0]), tv[0])
-		for len(tv) < dims[0] {
-			tv = append(tv, tv[0])
-		}
-	}
-	xt, err := belm.NewTensor(xv, p.DType(), dims...)
-	if err != nil {
-		return nil, err
-	}
-	tt, err := belm.NewTensor(tv, p.DType(), len(tv))
-	if err != nil {
-		return nil, err
-	}
-	if p.epsExec == nil {
-		p.epsExec, err = model.NewExec(p.Runner.Backend(), p.UNet.Store(), func(scope *model.Scope, x, t *Node) *Node {
-			return p.UNet.Forward(scope, x, t)
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	out, err := p.epsExec.Exec(xt, tt)
-	if err != nil {
-		return nil, fmt.Errorf("evaluating the UNet: %w", err)
-	}
-	return out[0], nil
-}
-
-// SplitState splits a batched state into one state per batch element.
-func SplitState(st belm.State) ([]belm.State, error) {
-	b := st.X().Shape().Dimensions[0]
-	out := make([]belm.State, b)
-	for i := range out {
-		out[i] = belm.State{Level: st.Level, Dir: st.Dir}
-	}
-	for _, l := range st.Latents {
-		v, err := belm.Values(l)
-		if err != nil {
-			return nil, err
-		}
-		dims := l.Shape().Dimensions
-		n := len(v) / b
-		one := append([]int{1}, dims[1:]...)
-		for i := range out {
-			t, err := belm.NewTensor(v[i*n:(i+1)*n], l.DType(), one...)
-			if err != nil {
-				return nil, err
-			}
-			out[i].Latents = append(out[i].Latents, t)
-		}
-	}
-	return out, nil
-}
-
-// InterpolateStates returns the state whose batch holds, for each weight w, the slerp of
-// the states a and b (batch 1 each, at the same level): every latent of the state is
-// interpolated with its counterpart (for O-BELM and BDIA the pair (x_N, x_{N−1}), for
-// EDICT both chains), so w = 0 and w = 1 sample back to exactly a's and b's images.
-// perChannel selects the reference script's per-channel slerp (belm.SlerpPerChannel)
-// instead of the paper's whole-vector one (Eq. 64, belm.Slerp).
-func InterpolateStates(a, b belm.State, weights []float64, perChannel bool) (belm.State, error) {
-	if a.Level != b.Level || len(a.Latents) != len(b.Latents) {
-		return belm.State{}, fmt.Errorf("cannot interpolate states at levels %d and %d with %d and %d latents", a.Level, b.Level, len(a.Latents), len(b.Latents))
-	}
-	if len(weights) == 0 {
-		return belm.State{}, fmt.Errorf("no interpolation weights")
-	}
-	out := belm.State{Level: a.Level, Dir: a.Dir}
-	for j := range a.Latents {
-		za, err := belm.Values(a.Latents[j])
-		if err != nil {
-			return belm.State{}, err
-		}
-		zb, err := belm.Values(b.Latents[j])
-		if err != nil {
-			return belm.State{}, err
-		}
-		dims := a.Latents[j].Shape().Dimensions
-		if dims[0] != 1 || len(za) != len(zb) {
-			return belm.State{}, fmt.Errorf("interpolation needs two single latents of the same shape, got %v and %v", dims, b.Latents[j].Shape().Dimensions)
-		}
-		all := make([]float64, 0, len(weights)*len(za))
-		for _, w := range weights {
-			var z []float64
-			if perChannel {
-				z, err = belm.SlerpPerChannel(w, za, zb, dims[1])
-			} else {
-				z, err = belm.Slerp(w, za, zb)
-			}
-			if err != nil {
-				return belm.State{}, err
-			}
-			all = append(all, z...)
-		}
-		t, err := belm.NewTensor(all, a.Latents[j].DType(), append([]int{len(weights)}, dims[1:]...)...)
-		if err != nil {
-			return belm.State{}, err
-		}
-		out.Latents = append(out.Latents, t)
-	}
-	return out, nil
-}
-
 // NoiseState is the state of a single noise latent z (batch 1) at the top of n steps.
 func (p *Pipeline) NoiseState(z []float64, n int) (belm.State, error) {
 	t, err := p.tensor(z, 1)
@@ -363,67 +352,4 @@ func (p *Pipeline) NoiseState(z []float64, n int) (belm.State, error) {
 		return belm.State{}, err
 	}
 	return belm.State{Level: n, Latents: []*tensors.Tensor{t}}, nil
-}
-
-// InterpolationWeights returns k+1 equally spaced weights 0, 1/k, …, 1 (the reference's 11
-// for k = 10).
-func InterpolationWeights(k int) []float64 {
-	w := make([]float64, k+1)
-	for i := range w {
-		w[i] = float64(i) / float64(k)
-	}
-	return w
-}
-
-// Errors are the reconstruction errors of one image (or their average).
-type Errors struct {
-	// Latent is the mean squared difference of the latents (the reconstruction, unclipped,
-	// against the input), the reference's mse1; for a pixel-space UNet the latent is the
-	// image in [−1, 1].
-	Latent float64 `json:"mse_latent"`
-	// PM1 is the mean squared pixel difference on the [−1, 1] scale, the reconstruction
-	// clamped to [−1, 1]: the paper's Table 2 metric.
-	PM1 float64 `json:"mse_pm1"`
-	// Unit is the mean squared pixel difference on the [0, 1] scale between the 8-bit
-	// output image and the (8-bit, resized) input: the reference code's mse2 (≈ PM1/4).
-	Unit float64 `json:"mse_01"`
-}
-
-// ReconstructionErrors returns the errors of each image of a batch (n values per image).
-func ReconstructionErrors(x0, recon []float64, batch int) []Errors {
-	n := len(x0) / batch
-	out := make([]Errors, batch)
-	for b := range out {
-		var e Errors
-		for i := b * n; i < (b+1)*n; i++ {
-			d := recon[i] - x0[i]
-			e.Latent += d * d
-			c := math.Max(-1, math.Min(1, recon[i]))
-			d = c - x0[i]
-			e.PM1 += d * d
-			d = float64(Quantize(recon[i]))/255 - (x0[i]+1)/2
-			e.Unit += d * d
-		}
-		e.Latent /= float64(n)
-		e.PM1 /= float64(n)
-		e.Unit /= float64(n)
-		out[b] = e
-	}
-	return out
-}
-
-// Mean averages errors.
-func Mean(es []Errors) Errors {
-	var m Errors
-	for _, e := range es {
-		m.Latent += e.Latent
-		m.PM1 += e.PM1
-		m.Unit += e.Unit
-	}
-	if k := float64(len(es)); k > 0 {
-		m.Latent /= k
-		m.PM1 /= k
-		m.Unit /= k
-	}
-	return m
 }

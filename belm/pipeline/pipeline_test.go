@@ -176,3 +176,58 @@ func TestLoadImage(t *testing.T) {
 		t.Errorf("ToImage: %d", r>>8)
 	}
 }
+
+// set_alpha_to_one false (Stable Diffusion 1.x's scheduler config) makes DDIM end on
+// ᾱ₀ = alphas_cumprod[0], as diffusers' DDIMScheduler does, in both directions; O-BELM keeps
+// the clean endpoint, so its samples do not change at all.
+func TestSetAlphaToOne(t *testing.T) {
+	p, err := Load(tinyCache(t), Options{DType: dtypes.Float64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := false
+	sc := p.Scheduler
+	sc.SetAlphaToOne = &off
+	q, err := New(p.UNet, sc, Options{DType: dtypes.Float64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noise := Noise(5, p.Size(2))
+	sample := func(p *Pipeline, name string) []float64 {
+		s, err := p.Sampler(name, belm.DefaultSamplerOptions, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := p.Sample(s, 5, noise, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	for _, sampling := range []bool{true, false} {
+		s, _ := q.Sampler("ddim", belm.DefaultSamplerOptions, sampling)
+		d := s.(belm.DDIM)
+		if want := math.Sqrt(q.Schedule.AlphasCumprod[0]); d.Final == nil || d.Final.Alpha != want || want == 1 {
+			t.Errorf("sampling=%v: DDIM.Final = %+v, want α = √ᾱ₀ = %v", sampling, d.Final, want)
+		}
+		if s, _ := p.Sampler("ddim", belm.DefaultSamplerOptions, sampling); s.(belm.DDIM).Final != nil {
+			t.Errorf("set_alpha_to_one true: DDIM.Final should be nil (the clean endpoint)")
+		}
+	}
+	if a, b := sample(p, "belm"), sample(q, "belm"); maxAbsDiff(a, b) != 0 {
+		t.Errorf("O-BELM changed with set_alpha_to_one: %g", maxAbsDiff(a, b))
+	}
+	// The last DDIM step lands on α₀ = √ᾱ₀ < 1 instead of 1: x̂₀ is scaled by α₀ (≈ 0.99995)
+	// and gets σ₀·ε added, a small but non-zero change.
+	if d := maxAbsDiff(sample(p, "ddim"), sample(q, "ddim")); !(d > 1e-6 && d < 0.1) {
+		t.Errorf("DDIM with set_alpha_to_one false moved the samples by %g, want a small non-zero change", d)
+	}
+}
+
+func maxAbsDiff(a, b []float64) float64 {
+	m := 0.0
+	for i := range a {
+		m = max(m, math.Abs(a[i]-b[i]))
+	}
+	return m
+}

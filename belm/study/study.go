@@ -1,7 +1,25 @@
-// Package study runs the workbench's numerical experiments on the analytic models — round
-// trips (invert, then sample back), local-truncation-error and global-order studies — and
-// returns plain results for tables, JSON and figures. The CLI (`belm roundtrip`, `belm
-// order`, `belm figures`) and the notebooks are thin layers over it.
+// Package study runs the workbench's experiments and returns typed results for tables,
+// JSON and figures; the CLI, the figures (package viz/figures) and the notebooks are thin
+// layers over it.
+//
+// On the analytic models (Common): round trips (invert, then sample back), local
+// truncation error and global order (RoundTrip, Orders).
+//
+// On any model behind a pipeline (a diffusers UNet, an analytic model through
+// AnalyticPipeline, …), what the reference scripts do (spec §4):
+//
+//	Reconstruct                           reconstruction.py: invert, sample back, MSE per image
+//	InterpolateImages, InterpolateNoises  interpolate.py: slerp inverted states or noises, sample
+//	Samples, ODESamples                   cifar10.py: noise → samples per sampler
+//	Frechet                               FID's protocol with any quality.FeatureExtractor
+//
+// ShapesSampleGrid and ShapesInterpolation run the last two on the analytic "shapes"
+// pictures, for the figures.
+//
+// Each takes a context (cancelled: it stops before the next batch and returns what it
+// finished with ctx's error), a Progress, and hands its results to a callback as they
+// finish, so that a long run saves its rows as it goes. Batches splits a run into shards
+// whose results merge into the whole run's (MergeReconstructions, MergeFrechet).
 package study
 
 import (

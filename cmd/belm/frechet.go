@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"time"
 
 	"github.com/belmlab/workbench/belm"
 	"github.com/belmlab/workbench/belm/pipeline"
@@ -25,7 +24,7 @@ func init() {
 	register("frechet", "sample-quality study: Fréchet distance of classifier features, samples vs test images, per sampler and N (Table 3's shape)", runFrechet)
 }
 
-// frechetRow is one sampler and N of the Fréchet study.
+// frechetRow is one sampler and N of the Fréchet study, as frechet.json lists it.
 type frechetRow struct {
 	Sampler  string   `json:"sampler"`
 	N        int      `json:"num_inference_steps"`
@@ -55,205 +54,128 @@ type frechetSettings struct {
 	Steps              []int    `json:"num_inference_steps"`
 }
 
-// frechetPart is the features' sufficient statistics of one sampler and N (of a shard's
-// batches, or of all).
-type frechetPart struct {
-	Sampler string          `json:"sampler"`
-	N       int             `json:"num_inference_steps"`
-	Moments quality.Moments `json:"moments"`
-	Seconds float64         `json:"seconds"`
-	Grid    string          `json:"grid,omitempty"` // file name of the sample grid, in the run's folder
+// frechetFlags are the flags of belm frechet.
+type frechetFlags struct {
+	mf                            modelFlags
+	sh                            shard
+	samplers, classifier, dataDir *string
+	saveDir, format               *string
+	steps                         *[]int
+	num, batch, numRef, gridSize  *int
+	seed                          *uint64
 }
 
-// frechetData is what a run (or a shard) measured: the statistics of the test split (the
-// reference), of the data floor's training images, and of each sampler and N.
-type frechetData struct {
-	Reference quality.Moments `json:"reference"`
-	Floor     quality.Moments `json:"floor"`
-	Parts     []frechetPart   `json:"parts"`
+func (f *frechetFlags) register(fs *flagSet) {
+	// Table 3's settings (CIFAR-10), chosen there at 10 steps, on the model trained here.
+	f.mf.register(fs, modelDefaults{"data/fashion-mnist", "float32", belm.SamplerOptions{BDIAGamma: 0.1, EDICTP: 0.97}})
+	f.samplers = fs.NonEmpty("sampler_type", "ddim,edict,bdia,belm", "comma-separated samplers")
+	f.steps = fs.Ints("num_inference_steps", "10,20,50,100", between(1, 1000), 1, "comma-separated step counts N")
+	f.num = fs.Int("num_samples", 5000, between(2, 1<<24), "samples per sampler and N")
+	f.batch = fs.Int("batch_size", 250, between(1, 1<<20), "images per batch; batch k uses the noise of seed+k for every sampler and N")
+	f.seed = fs.Uint64("seed", 1, "seed of the first batch's noise")
+	f.classifier = fs.String("classifier", defaultClassifier, "the feature extractor (belm classifier)")
+	f.dataDir = fs.String("data_dir", fashionmnist.Dir(), "folder of the Fashion-MNIST .gz files ($"+fashionmnist.EnvDir+")")
+	f.numRef = fs.Int("num_reference", 10000, between(2, 10000), "test images of the reference statistics (the first ones; all 10,000 for the paper's protocol)")
+	f.gridSize = fs.Int("grid_size", 64, between(0, 4096), "write the first this many samples of each sampler and N as a grid PNG (0: none)")
+	f.saveDir = fs.String("save_dir", "out/frechet", "folder for frechet.csv, frechet.json and the sample grids")
+	f.format = fs.formatFlag("the summary on stdout")
+	f.sh.register(fs)
 }
 
-// runFrechet samples --num_samples images per sampler and N from the same noises (common
-// random numbers: differences between samplers are not sampling noise of the seeds), and
-// measures each set against the test split. Features are reduced to their moments batch
-// by batch, so memory does not grow with --num_samples.
+// runFrechet samples --num_samples images per sampler and N from the same noises and
+// measures each set against the test split (study.Frechet); after each sampler and N it
+// writes what it has, so a long run that stops (a signal: exit 130 / 143) keeps it.
 func runFrechet(args []string) error {
 	fs := newFlagSet("frechet")
-	var mf modelFlags
-	// Table 3's settings (CIFAR-10), chosen there at 10 steps, on the model trained here.
-	mf.register(fs, modelDefaults{"data/fashion-mnist", "float32", belm.SamplerOptions{BDIAGamma: 0.1, EDICTP: 0.97}})
-	samplers := fs.NonEmpty("sampler_type", "ddim,edict,bdia,belm", "comma-separated samplers")
-	ns := fs.Ints("num_inference_steps", "10,20,50,100", between(1, 1000), 1, "comma-separated step counts N")
-	num := fs.Int("num_samples", 5000, between(2, 1<<24), "samples per sampler and N")
-	batch := fs.Int("batch_size", 250, between(1, 1<<20), "images per batch; batch k uses the noise of seed+k for every sampler and N")
-	seed := fs.Uint64("seed", 1, "seed of the first batch's noise")
-	classifier := fs.String("classifier", defaultClassifier, "the feature extractor (belm classifier)")
-	dataDir := fs.String("data_dir", fashionmnist.Dir(), "folder of the Fashion-MNIST .gz files ($"+fashionmnist.EnvDir+")")
-	numRef := fs.Int("num_reference", 10000, between(2, 10000), "test images of the reference statistics (the first ones; all 10,000 for the paper's protocol)")
-	gridSize := fs.Int("grid_size", 64, between(0, 4096), "write the first this many samples of each sampler and N as a grid PNG (0: none)")
-	saveDir := fs.String("save_dir", "out/frechet", "folder for frechet.csv, frechet.json and the sample grids")
-	format := fs.formatFlag("the summary on stdout")
-	var sh shard
-	sh.register(fs)
+	var f frechetFlags
+	f.register(fs)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	p, err := mf.start(*saveDir, "", *batch, fmt.Sprintf("--batch_size %d", *batch))
+	p, err := f.mf.start(*f.saveDir, "", *f.batch, fmt.Sprintf("--batch_size %d", *f.batch))
 	if err != nil {
 		return err
 	}
-	r := frechetRun{p: p, mf: &mf, shard: sh, dir: *saveDir, gridSize: *gridSize}
-	if r.sams, err = mf.samplers(p, *samplers, *ns, true); err != nil {
-		return err
-	}
-	if r.c, err = quality.LoadClassifier(*classifier, mf.backend); err != nil {
-		return err
-	}
-	if cc := r.c.Config(); cc.SampleSize != p.SampleSize() || cc.InChannels != p.Channels() {
-		return fmt.Errorf("the classifier takes %d×%d×%d images, the model makes %d×%d×%d", cc.InChannels, cc.SampleSize, cc.SampleSize, p.Channels(), p.SampleSize(), p.SampleSize())
-	}
-	r.set = frechetSettings{ModelID: mf.modelID, Backend: p.Runner.Backend().Name(), DType: p.DType().String(), Classifier: *classifier,
-		ClassifierAccuracy: r.c.Meta["test_accuracy"], Gamma: mf.gamma, P: mf.p, ClipSample: p.Scheduler.ClipSample, Seed: *seed,
-		BatchSize: *batch, NumSamples: *num, NumReference: *numRef, Steps: *ns}
-	for _, s := range r.sams {
-		r.set.Samplers = append(r.set.Samplers, s.Name())
-	}
-	d, err := r.references(*dataDir)
+	cfg, set, err := f.config(p)
 	if err != nil {
 		return err
 	}
-	rows, floor, js, err := r.run(d)
-	if err != nil || sh.on() {
-		return err
-	}
-	if *format == "json" {
-		_, err := os.Stdout.Write(js)
-		return err
-	}
-	fmt.Printf("%s, %d samples per row, classifier test accuracy %s, BDIA γ = %g, EDICT p = %g (%s)\n", mf.modelID, *num, r.set.ClassifierAccuracy, mf.gamma, mf.p, *saveDir)
-	return printFrechet(rows, floor, d.Floor.N)
-}
-
-// frechetRun is one Fréchet study (or its shard).
-type frechetRun struct {
-	p        *pipeline.Pipeline
-	mf       *modelFlags
-	c        *quality.Classifier
-	sams     []belm.Sampler
-	set      frechetSettings
-	shard    shard
-	dir      string
-	gridSize int
-}
-
-// references measures the test split (the reference) and the data floor: as many training
-// images as samples.
-func (r frechetRun) references(dataDir string) (frechetData, error) {
-	var d frechetData
-	testSet, err1 := fashionmnist.Load(dataDir, fashionmnist.Test)
-	trainSet, err2 := fashionmnist.Load(dataDir, fashionmnist.Train)
-	if err := errors.Join(err1, err2); err != nil {
-		return d, err
-	}
-	var err error
-	if d.Reference, err = r.c.Moments(testSet.Float32(seq(min(r.set.NumReference, testSet.Len())), 0)); err != nil {
-		return d, err
-	}
-	d.Floor, err = r.c.Moments(trainSet.Float32(seq(min(r.set.NumSamples, trainSet.Len())), 0))
-	return d, err
-}
-
-// run samples every batch of the shard with every sampler and N; after each sampler and N
-// it writes what it has (a long run that stops keeps what it measured).
-func (r frechetRun) run(d frechetData) ([]frechetRow, float64, []byte, error) {
-	num, batch := r.set.NumSamples, r.set.BatchSize
-	total := 0
-	for k := 0; k*batch < num; k++ {
-		if r.shard.has(k) {
-			total += len(r.sams) * sum(r.set.Steps)
-		}
-	}
-	what := ""
-	r.mf.observe(r.p, total, &what)
+	stop := newStopper(func() string { return "the rows finished are in " + *f.saveDir })
+	defer stop.stop()
 	var rows []frechetRow
 	var floor float64
 	var js []byte
-	for _, n := range r.set.Steps {
-		for _, s := range r.sams {
-			what = rowKey(s.Name(), n)
-			part, err := r.part(s, n)
-			if err != nil {
-				return nil, 0, nil, err
-			}
-			d.Parts = append(d.Parts, part)
-			if r.shard.on() {
-				err = writeShard(r.dir, "frechet", r.shard, r.set, d)
-			} else {
-				rows, floor, js, err = writeFrechet(r.dir, r.set, d)
-			}
-			if err != nil {
-				return nil, 0, nil, err
-			}
+	cfg.Finished = func(d *study.FrechetData) error {
+		if err := saveGrid(p, *f.saveDir, &d.Parts[len(d.Parts)-1]); err != nil {
+			return err
 		}
+		if f.sh.on() {
+			return writeShard(*f.saveDir, "frechet", f.sh, set, d)
+		}
+		var werr error
+		rows, floor, js, werr = writeFrechet(*f.saveDir, set, *d)
+		return werr
 	}
-	return rows, floor, js, nil
+	d, err := study.Frechet(stop.context(), p, cfg)
+	if err != nil || f.sh.on() {
+		return stop.interrupted(err, fmt.Sprintf("the rows finished are in %s; rerun the command to complete it", *f.saveDir))
+	}
+	if *f.format == "json" {
+		_, err := os.Stdout.Write(js)
+		return err
+	}
+	fmt.Printf("%s, %d samples per row, classifier test accuracy %s, BDIA γ = %g, EDICT p = %g (%s)\n", f.mf.modelID, *f.num, set.ClassifierAccuracy, f.mf.gamma, f.mf.p, *f.saveDir)
+	return printFrechet(rows, floor, d.Floor.N)
 }
 
-// part samples the shard's batches with s in n steps and accumulates their features'
-// moments; the first --grid_size samples become the grid.
-func (r frechetRun) part(s belm.Sampler, n int) (frechetPart, error) {
-	start := time.Now()
-	part := frechetPart{Sampler: s.Name(), N: n}
-	var first []float64
-	size := r.p.Size(1)
-	gridSize := r.gridSize
-	if !r.shard.has(0) {
-		gridSize = 0 // the grid shows the run's first samples: the shard with batch 0 draws it
+// config loads the classifier and the reference images (the test split) and the data
+// floor's (as many training images as samples) for the study on p.
+func (f *frechetFlags) config(p *pipeline.Pipeline) (study.FrechetConfig, frechetSettings, error) {
+	var cfg study.FrechetConfig
+	sams, err := p.Samplers(splitList(*f.samplers), f.mf.options(), true, *f.steps...)
+	if err != nil {
+		return cfg, frechetSettings{}, err
 	}
-	for b0, k := 0, 0; b0 < r.set.NumSamples; b0, k = b0+r.set.BatchSize, k+1 {
-		if !r.shard.has(k) {
-			continue
-		}
-		b := min(r.set.BatchSize, r.set.NumSamples-b0)
-		x, err := r.p.Sample(s, n, pipeline.Noise(r.set.Seed+uint64(k), r.p.Size(b)), b)
-		if err != nil {
-			return part, fmt.Errorf("%s N=%d, batch %d: %w", s.Name(), n, k, err)
-		}
-		m, err := r.c.Moments(quality.Quantize(x))
-		if err != nil {
-			return part, fmt.Errorf("%s N=%d, batch %d: %w", s.Name(), n, k, err)
-		}
-		if err := part.Moments.Add(m); err != nil {
-			return part, err
-		}
-		if len(first) < gridSize*size {
-			first = append(first, x[:min(len(x), gridSize*size-len(first))]...)
-		}
+	c, err := quality.LoadClassifier(*f.classifier, f.mf.backend)
+	if err != nil {
+		return cfg, frechetSettings{}, err
 	}
-	r.p.Runner.ReleaseGraphs() // each sampler's ORT sessions hold arenas of the batch's size
-	part.Seconds = time.Since(start).Seconds()
-	if k := len(first) / size; k > 0 {
-		grid, err := gridOf(r.p, first, k, int(math.Ceil(math.Sqrt(float64(k)))))
-		if err != nil {
-			return part, err
-		}
-		part.Grid = fmt.Sprintf("samples_%s_N%d.png", s.Name(), n)
-		if err := savePNG(grid, filepath.Join(r.dir, part.Grid)); err != nil {
-			return part, err
-		}
+	if cc := c.Config(); cc.SampleSize != p.SampleSize() || cc.InChannels != p.Channels() {
+		return cfg, frechetSettings{}, fmt.Errorf("the classifier takes %d×%d×%d images, the model makes %d×%d×%d", cc.InChannels, cc.SampleSize, cc.SampleSize, p.Channels(), p.SampleSize(), p.SampleSize())
 	}
-	return part, nil
+	testSet, err1 := fashionmnist.Load(*f.dataDir, fashionmnist.Test)
+	trainSet, err2 := fashionmnist.Load(*f.dataDir, fashionmnist.Train)
+	if err := errors.Join(err1, err2); err != nil {
+		return cfg, frechetSettings{}, err
+	}
+	set := frechetSettings{ModelID: f.mf.modelID, Backend: p.Runner.Backend().Name(), DType: p.DType().String(), Classifier: *f.classifier,
+		ClassifierAccuracy: c.Meta["test_accuracy"], Gamma: f.mf.gamma, P: f.mf.p, ClipSample: p.Scheduler.ClipSample, Seed: *f.seed,
+		BatchSize: *f.batch, NumSamples: *f.num, NumReference: *f.numRef, Samplers: samplerNames(sams), Steps: *f.steps}
+	cfg = study.FrechetConfig{Samplers: sams, Steps: *f.steps, NumSamples: *f.num, BatchSize: *f.batch, Seed: *f.seed, Features: c,
+		Reference: testSet.Float32(seq(min(*f.numRef, testSet.Len())), 0), Floor: trainSet.Float32(seq(min(*f.num, trainSet.Len())), 0),
+		Keep: *f.gridSize, Batches: f.sh.has, Progress: f.mf.progress()}
+	return cfg, set, nil
+}
+
+// saveGrid writes the first samples of pt (if it kept any) as a grid PNG in dir and names
+// it in pt.Grid.
+func saveGrid(p *pipeline.Pipeline, dir string, pt *study.FrechetPart) error {
+	k := len(pt.First) / p.ImageSize(1)
+	if k == 0 {
+		return nil
+	}
+	grid, err := gridOf(p, pt.First, k, int(math.Ceil(math.Sqrt(float64(k)))))
+	if err != nil {
+		return err
+	}
+	pt.Grid = fmt.Sprintf("samples_%s_N%d.png", pt.Sampler, pt.N)
+	return savePNG(grid, filepath.Join(dir, pt.Grid))
 }
 
 // writeFrechet computes the distances of d's parts to the reference and writes
 // frechet.csv, frechet.json and the figure; it returns the rows, the data floor and the JSON.
-func writeFrechet(dir string, set frechetSettings, d frechetData) ([]frechetRow, float64, []byte, error) {
-	ref, err1 := d.Reference.Gaussian()
-	fl, err2 := d.Floor.Gaussian()
-	if err := errors.Join(err1, err2); err != nil {
-		return nil, 0, nil, err
-	}
-	floor, err := quality.FrechetDistance(fl, ref)
+func writeFrechet(dir string, set frechetSettings, d study.FrechetData) ([]frechetRow, float64, []byte, error) {
+	dists, floor, err := d.Distances()
 	if err != nil {
 		return nil, 0, nil, err
 	}
@@ -261,37 +183,33 @@ func writeFrechet(dir string, set frechetSettings, d frechetData) ([]frechetRow,
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	w.Write([]string{"sampler", "num_inference_steps", "num_samples", "frechet_distance", "paper_table3_cifar10_fid", "seconds"})
-	for _, pt := range d.Parts {
-		g, err := pt.Moments.Gaussian()
-		if err != nil {
-			return nil, 0, nil, fmt.Errorf("%s N=%d: %w", pt.Sampler, pt.N, err)
-		}
-		fd, err := quality.FrechetDistance(g, ref)
-		if err != nil {
-			return nil, 0, nil, err
-		}
-		row := frechetRow{Sampler: pt.Sampler, N: pt.N, Samples: pt.Moments.N, Frechet: fd, Seconds: pt.Seconds}
-		if pt.Grid != "" {
-			row.Grid = filepath.Join(dir, pt.Grid)
+	for i, r := range dists {
+		row := frechetRow{Sampler: r.Sampler, N: r.N, Samples: r.Samples, Frechet: r.Frechet, Seconds: r.Seconds, PaperFID: r.PaperFID}
+		if g := d.Parts[i].Grid; g != "" {
+			row.Grid = filepath.Join(dir, g)
 		}
 		paper := ""
-		if v, ok := study.PaperValue(study.PaperFIDCIFAR10, pt.Sampler, pt.N); ok {
-			row.PaperFID, paper = &v, strconv.FormatFloat(v, 'g', -1, 64)
+		if r.PaperFID != nil {
+			paper = strconv.FormatFloat(*r.PaperFID, 'g', -1, 64)
 		}
 		rows = append(rows, row)
-		w.Write([]string{row.Sampler, strconv.Itoa(row.N), strconv.Itoa(row.Samples), strconv.FormatFloat(fd, 'g', 6, 64), paper, strconv.FormatFloat(row.Seconds, 'f', 1, 64)})
+		w.Write([]string{row.Sampler, strconv.Itoa(row.N), strconv.Itoa(row.Samples), strconv.FormatFloat(row.Frechet, 'g', 6, 64), paper, strconv.FormatFloat(row.Seconds, 'f', 1, 64)})
 	}
 	w.Flush()
 	if err := atomicfile.WriteFile(filepath.Join(dir, "frechet.csv"), buf.Bytes()); err != nil {
 		return nil, 0, nil, err
 	}
+	type dataFloor struct {
+		Frechet float64 `json:"frechet_distance"`
+		What    string  `json:"what"`
+	}
 	summary := struct {
 		frechetSettings
-		Metric  string         `json:"metric"`
-		Floor   map[string]any `json:"data_floor"`
-		Results []frechetRow   `json:"results"`
+		Metric  string       `json:"metric"`
+		Floor   dataFloor    `json:"data_floor"`
+		Results []frechetRow `json:"results"`
 	}{set, fmt.Sprintf("Fréchet distance of the classifier's penultimate features (128-d), samples (8-bit quantised) vs %d test images; FID's formula on other features, not FID", d.Reference.N),
-		map[string]any{"frechet_distance": floor, "what": fmt.Sprintf("the first %d training images vs the test split", d.Floor.N)}, rows}
+		dataFloor{floor, fmt.Sprintf("the first %d training images vs the test split", d.Floor.N)}, rows}
 	js, err := saveStudy(dir, "frechet", summary, false, viz.Options{
 		Title:  fmt.Sprintf("Sample quality: Fréchet distance of classifier features (%d samples, lower is better)", set.NumSamples),
 		YLabel: "Fréchet distance to the test split", XLabel: "steps N"})
@@ -312,32 +230,23 @@ func printFrechet(rows []frechetRow, floor float64, floorImages int) error {
 	return tw.Flush()
 }
 
-// mergeFrechet adds the moments of each sampler and N over the shards, copies the sample
-// grids (written by the shard that did the first batches) and writes the whole run's outputs.
+// mergeFrechet adds the moments of each sampler and N over the shards (study.MergeFrechet),
+// copies the sample grids (written by the shard that did the first batches) and writes the
+// whole run's outputs.
 func mergeFrechet(shards []shardFile, dir, format string) error {
 	var set frechetSettings
 	if err := json.Unmarshal(shards[0].Settings, &set); err != nil {
 		return err
 	}
-	var all frechetData
+	ds := make([]study.FrechetData, len(shards))
 	for i, f := range shards {
-		var d frechetData
-		if err := json.Unmarshal(f.Data, &d); err != nil {
+		if err := json.Unmarshal(f.Data, &ds[i]); err != nil {
 			return fmt.Errorf("%s: %w", f.path, err)
 		}
-		if len(d.Parts) != len(set.Samplers)*len(set.Steps) {
-			return fmt.Errorf("%s holds %d of the run's %d samplers × N: the shard stopped early; rerun it", f.path, len(d.Parts), len(set.Samplers)*len(set.Steps))
-		}
-		if i == 0 {
-			all = d
-			continue
-		}
-		for j, pt := range d.Parts {
-			if err := all.Parts[j].Moments.Add(pt.Moments); err != nil {
-				return err
-			}
-			all.Parts[j].Seconds += pt.Seconds
-		}
+	}
+	all, err := study.MergeFrechet(ds, len(set.Samplers)*len(set.Steps))
+	if err != nil {
+		return err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

@@ -106,6 +106,9 @@ func TestCommands(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := map[string][2]float64{"ddim": {2, 1}, "belm": {3, 2}}
+		if len(doc.Results) != 2 || doc.Results[0].Sampler != "ddim" || doc.Results[1].Sampler != "belm" {
+			t.Fatalf("want a result for ddim and one for belm, in that order:\n%s", out)
+		}
 		for _, r := range doc.Results {
 			w := want[r.Sampler]
 			if d1, d2 := r.LTESlope-w[0], r.GlobalOrder-w[1]; d1*d1 > 0.0625 || d2*d2 > 0.0625 {

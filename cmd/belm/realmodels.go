@@ -3,7 +3,7 @@ package main
 // The reference scripts on diffusers UNet2DModel checkpoints (spec §4): sample (cifar10.py /
 // celeba.py), interpolate (interpolate.py), reconstruct (reconstruction.py on a pixel-space
 // model), and eps, which evaluates the model on given inputs to check the port against any
-// other implementation. The work is done by package belm/pipeline.
+// other implementation. The experiments are package belm/study's, on a belm/pipeline.
 
 import (
 	"fmt"
@@ -21,6 +21,7 @@ import (
 	"github.com/belmlab/workbench/belm/backends"
 	"github.com/belmlab/workbench/belm/pipeline"
 	"github.com/belmlab/workbench/belm/safetensors"
+	"github.com/belmlab/workbench/belm/study"
 	"github.com/belmlab/workbench/viz"
 )
 
@@ -88,19 +89,12 @@ func (m *modelFlags) load() (*pipeline.Pipeline, error) {
 	return p, nil
 }
 
-// observe installs a progress bar over total steps on the pipeline's runner.
-func (m *modelFlags) observe(p *pipeline.Pipeline, total int, what *string) *int {
-	done := new(int)
+// progress is the progress bar of a study on stderr (nil with --quiet).
+func (m *modelFlags) progress() study.Progress {
 	if m.quiet {
-		p.Runner.Observer = nil
-		return done
+		return nil
 	}
-	bar := newProgress(os.Stderr)
-	p.Runner.Observer = func(si belm.StepInfo) {
-		*done++
-		bar.update(min(*done, total), total, *what)
-	}
-	return done
+	return newProgress(os.Stderr).update
 }
 
 // start is how every command that runs a model begins, before any work: check the output
@@ -115,25 +109,6 @@ func (m *modelFlags) start(saveDir, inputDir string, batch int, batchFlag string
 		return nil, err
 	}
 	return p, m.checkBatch(p, batch, batchFlag)
-}
-
-// samplers parses a --sampler_type list for p (sampling: ddim clips x̂₀ as the scheduler
-// config says, see Pipeline.Sampler) and checks every step count N on p's schedule.
-func (m *modelFlags) samplers(p *pipeline.Pipeline, list string, ns []int, sampling bool) ([]belm.Sampler, error) {
-	var sams []belm.Sampler
-	for _, name := range splitList(list) {
-		s, err := p.Sampler(name, m.options(), sampling)
-		if err != nil {
-			return nil, err
-		}
-		sams = append(sams, s)
-	}
-	for _, n := range ns {
-		if _, err := p.Grid(n); err != nil {
-			return nil, err
-		}
-	}
-	return sams, nil
 }
 
 // checkBatch refuses a batch whose UNet forward would not fit in memory (before any work).
@@ -154,6 +129,8 @@ func gridOf(p *pipeline.Pipeline, x []float64, batch, cols int) (*image.RGBA, er
 		viz.GridOptions{Cols: cols})
 }
 
+// runSample is cifar10.py / celeba.py (study.Samples): batch k is the noise of seed k,
+// its PNGs and grid written as soon as it is sampled.
 func runSample(args []string) error {
 	fs := newFlagSet("sample")
 	var mf modelFlags
@@ -174,187 +151,168 @@ func runSample(args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := p.Sampler(*sampler, mf.options(), true)
+	sams, err := p.Samplers([]string{*sampler}, mf.options(), true, *n)
 	if err != nil {
 		return err
 	}
-	what := s.Name()
-	mine := 0
+	var seeds []uint64
 	for k := 0; k < *testNum; k++ {
 		if sh.has(k) {
-			mine++
+			seeds = append(seeds, *seed+uint64(*startIndex)+uint64(k))
 		}
 	}
-	mf.observe(p, mine**n, &what)
-	start := time.Now()
-	var files []string
-	for k := 0; k < *testNum; k++ {
-		if !sh.has(k) {
-			continue
-		}
-		sd := *seed + uint64(*startIndex) + uint64(k)
-		what = fmt.Sprintf("%s seed %d", s.Name(), sd)
-		x, err := p.Sample(s, *n, pipeline.Noise(sd, p.Size(*batch)), *batch)
-		if err != nil {
+	stop := newStopper(func() string { return "the batches finished are in " + *saveDir })
+	defer stop.stop()
+	start, files := time.Now(), 0
+	_, err = study.Samples(stop.context(), p, study.SamplesConfig{Samplers: sams, N: *n, BatchSize: *batch, Seeds: seeds, Progress: mf.progress(),
+		Batch: func(b study.SampleBatch) error {
+			k, err := saveSamples(p, *saveDir, b)
+			files += k
 			return err
-		}
-		imgs, err := p.Images(x, *batch)
-		if err != nil {
-			return err
-		}
-		prefix := fmt.Sprintf("%s_inference%d_seed%d", s.Name(), *n, sd)
-		for i, img := range imgs {
-			f := filepath.Join(*saveDir, fmt.Sprintf("%s_%d.png", prefix, i))
-			if err := savePNG(img, f); err != nil {
-				return err
-			}
-			files = append(files, f)
-		}
-		grid, err := gridOf(p, x, *batch, 0)
-		if err != nil {
-			return err
-		}
-		if err := savePNG(grid, filepath.Join(*saveDir, prefix+"_grid.png")); err != nil {
-			return err
-		}
+		}})
+	if err != nil {
+		return stop.interrupted(err, fmt.Sprintf("the batches finished are in %s", *saveDir))
 	}
 	if !mf.quiet {
-		fmt.Fprintf(os.Stderr, "%d images (%d NFE) in %s → %s\n", len(files), p.Runner.NFE(), time.Since(start).Round(time.Millisecond), *saveDir)
+		fmt.Fprintf(os.Stderr, "%d images (%d NFE) in %s → %s\n", files, p.Runner.NFE(), time.Since(start).Round(time.Millisecond), *saveDir)
 	}
 	return nil
 }
 
+// saveSamples writes a batch's images and their grid as the reference names them; it
+// returns the number of images written.
+func saveSamples(p *pipeline.Pipeline, dir string, b study.SampleBatch) (int, error) {
+	k := len(b.Images) / p.ImageSize(1)
+	imgs, err := p.Images(b.Images, k)
+	if err != nil {
+		return 0, err
+	}
+	prefix := fmt.Sprintf("%s_inference%d_seed%d", b.Sampler, b.N, b.Seed)
+	for i, img := range imgs {
+		if err := savePNG(img, filepath.Join(dir, fmt.Sprintf("%s_%d.png", prefix, i))); err != nil {
+			return i, err
+		}
+	}
+	grid, err := gridOf(p, b.Images, k, 0)
+	if err != nil {
+		return k, err
+	}
+	return k, savePNG(grid, filepath.Join(dir, prefix+"_grid.png"))
+}
+
+// interpFlags are the flags of belm interpolate.
+type interpFlags struct {
+	mf                      modelFlags
+	src                     imageSource
+	sampler, slerp, saveDir *string
+	n, testNum, weights     *int
+	seed                    *uint64
+}
+
+func (f *interpFlags) register(fs *flagSet) {
+	f.mf.register(fs, defaultModel)
+	f.sampler = fs.NonEmpty("sampler_type", "belm", "the sampler (the reference always uses belm); exact ones (belm, edict, bdia) reproduce the endpoints of image pairs")
+	f.n = fs.Int("num_inference_steps", 20, between(1, 1000), "number of steps N")
+	f.testNum = fs.Int("test_num", 2, between(1, 1<<20), "number of pairs (seeds, or image pairs with --directory / --dataset)")
+	f.seed = fs.Uint64("seed", 1, "pair k draws its two noises from seed+k")
+	f.src.register(fs, "interpolate between inverted images (pairs 1–2, 3–4, …) instead of noises")
+	f.slerp = fs.Choice("slerp", "whole", []string{"whole", "per_channel"}, "whole (paper Eq. 64) | per_channel (the reference script's)")
+	f.weights = fs.Int("num_weights", 11, between(2, 1000), "interpolation weights per row, 0 … 1")
+	f.saveDir = fs.String("save_dir", "out/interpolate", "folder for the grids")
+}
+
+// runInterpolate is interpolate.py (study.InterpolateNoises), or the same between
+// inverted images (study.InterpolateImages): a grid per pair, written as it is sampled,
+// and one of every pair.
 func runInterpolate(args []string) error {
 	fs := newFlagSet("interpolate")
-	var mf modelFlags
-	mf.register(fs, defaultModel)
-	sampler := fs.NonEmpty("sampler_type", "belm", "the sampler (the reference always uses belm); exact ones (belm, edict, bdia) reproduce the endpoints of image pairs")
-	n := fs.Int("num_inference_steps", 20, between(1, 1000), "number of steps N")
-	testNum := fs.Int("test_num", 2, between(1, 1<<20), "number of pairs (seeds, or image pairs with --directory / --dataset)")
-	seed := fs.Uint64("seed", 1, "pair k draws its two noises from seed+k")
-	var src imageSource
-	src.register(fs, "interpolate between inverted images (pairs 1–2, 3–4, …) instead of noises")
-	slerp := fs.Choice("slerp", "whole", []string{"whole", "per_channel"}, "whole (paper Eq. 64) | per_channel (the reference script's)")
-	steps := fs.Int("num_weights", 11, between(2, 1000), "interpolation weights per row, 0 … 1")
-	saveDir := fs.String("save_dir", "out/interpolate", "folder for the grids")
+	var f interpFlags
+	f.register(fs)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	perChannel := *slerp == "per_channel"
 	// One row of --num_weights images is sampled as a batch.
-	p, err := mf.start(*saveDir, src.directory, *steps, fmt.Sprintf("--num_weights %d", *steps))
+	p, err := f.mf.start(*f.saveDir, f.src.directory, *f.weights, fmt.Sprintf("--num_weights %d", *f.weights))
 	if err != nil {
 		return err
 	}
-	s, err := p.Sampler(*sampler, mf.options(), !src.given())
+	s, err := p.Sampler(*f.sampler, f.mf.options(), !f.src.given())
 	if err != nil {
 		return err
 	}
-	weights := pipeline.InterpolationWeights(*steps - 1)
-	what := "sampling"
-	var pairs [][2]belm.State
+	cfg := study.InterpolationConfig{Sampler: s, N: *f.n, Weights: pipeline.InterpolationWeights(*f.weights - 1), PerChannel: *f.slerp == "per_channel", Progress: f.mf.progress()}
+	stop := newStopper(func() string { return "the grids finished are in " + *f.saveDir })
+	defer stop.stop()
+	var res study.InterpolationResult
 	var labels []string
-	if src.given() {
-		pairs, labels, err = invertedPairs(p, &mf, s, &src, *n, *testNum, &what)
+	cfg.Row = func(r study.InterpolationRow) error {
+		return f.saveGrid(p, cfg.Weights, r.Images, 1, fmt.Sprintf("%s_%s_inter_%s_%d.png", labels[r.Pair], s.Name(), *f.slerp, *f.n))
+	}
+	if f.src.given() {
+		var x []float64
+		if x, labels, err = imagePairs(p, &f.src, *f.testNum); err == nil {
+			res, err = study.InterpolateImages(stop.context(), p, cfg, x)
+		}
 	} else {
-		mf.observe(p, *n**testNum, &what)
-		pairs, labels, err = noisePairs(p, *n, *seed, *testNum)
+		var z []float64
+		z, labels = noisePairs(p, *f.seed, *f.testNum)
+		res, err = study.InterpolateNoises(stop.context(), p, cfg, z)
 	}
 	if err != nil {
-		return err
+		return stop.interrupted(err, fmt.Sprintf("the grids finished are in %s", *f.saveDir))
 	}
-	sz := p.SampleSize()
-	// save writes the interpolation grid of x (rows pairs of len(weights) images) as name.
-	save := func(x []float64, rows int, name string) error {
-		grid, err := viz.InterpolationGrid(viz.Images{Data: x, Shape: [4]int{rows * len(weights), p.Channels(), sz, sz}, Layout: viz.NCHW, Range: viz.MinusOneOne},
-			weights, viz.GridOptions{})
-		if err != nil {
-			return err
-		}
-		f := filepath.Join(*saveDir, name)
-		if err := savePNG(grid, f); err != nil {
-			return err
-		}
-		if !mf.quiet {
-			fmt.Fprintf(os.Stderr, "%s\n", f)
-		}
-		return nil
-	}
-	var all []float64
-	for k, pr := range pairs {
-		st, err := pipeline.InterpolateStates(pr[0], pr[1], weights, perChannel)
-		if err != nil {
-			return err
-		}
-		x, err := p.SampleFrom(s, *n, st)
-		if err != nil {
-			return err
-		}
-		all = append(all, x...)
-		if err := save(x, 1, fmt.Sprintf("%s_%s_inter_%s_%d.png", labels[k], s.Name(), *slerp, *n)); err != nil {
-			return err
-		}
-	}
-	if len(pairs) > 1 { // every pair in one grid, a row each
-		return save(all, len(pairs), fmt.Sprintf("all_%s_inter_%s_%d.png", s.Name(), *slerp, *n))
+	if res.Pairs > 1 { // every pair in one grid, a row each
+		return f.saveGrid(p, cfg.Weights, res.Images, res.Pairs, fmt.Sprintf("all_%s_inter_%s_%d.png", s.Name(), *f.slerp, *f.n))
 	}
 	return nil
 }
 
-// invertedPairs inverts the images of src (pairs 1–2, 3–4, …; at most testNum pairs) with s
-// in n steps; the progress bar (label *what) counts the inversion and the sampling after it.
-func invertedPairs(p *pipeline.Pipeline, mf *modelFlags, s belm.Sampler, src *imageSource, n, testNum int, what *string) ([][2]belm.State, []string, error) {
+// saveGrid writes the interpolation grid of x (rows pairs of len(weights) images) as name.
+func (f *interpFlags) saveGrid(p *pipeline.Pipeline, weights, x []float64, rows int, name string) error {
+	sz := p.SampleSize()
+	grid, err := viz.InterpolationGrid(viz.Images{Data: x, Shape: [4]int{rows * len(weights), p.Channels(), sz, sz}, Layout: viz.NCHW, Range: viz.MinusOneOne},
+		weights, viz.GridOptions{})
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(*f.saveDir, name)
+	if err := savePNG(grid, path); err != nil {
+		return err
+	}
+	if !f.mf.quiet {
+		fmt.Fprintf(os.Stderr, "%s\n", path)
+	}
+	return nil
+}
+
+// imagePairs loads the images of src as pairs (1–2, 3–4, …; at most testNum pairs), with a
+// label per pair.
+func imagePairs(p *pipeline.Pipeline, src *imageSource, testNum int) ([]float64, []string, error) {
 	imgs, err := src.open(p, 2*testNum)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(imgs.names)%2 != 0 {
-		return nil, nil, fmt.Errorf("%d images: interpolation takes pairs (1–2, 3–4, …); give an even number (--test_num %d takes up to %d)", len(imgs.names), testNum, 2*testNum)
+	if len(imgs.Names)%2 != 0 {
+		return nil, nil, fmt.Errorf("%d images: interpolation takes pairs (1–2, 3–4, …); give an even number (--test_num %d takes up to %d)", len(imgs.Names), testNum, 2*testNum)
 	}
-	np := len(imgs.names) / 2
-	x0, err := imgs.load(0, 2*np)
-	if err != nil {
-		return nil, nil, err
+	x, err := imgs.Load(0, len(imgs.Names))
+	labels := make([]string, len(imgs.Names)/2)
+	for k := range labels {
+		labels[k] = fmt.Sprintf("pair%d", k)
 	}
-	*what = "inverting"
-	mf.observe(p, n*(1+np), what)
-	st, err := p.Invert(s, n, x0, 2*np)
-	if err != nil {
-		return nil, nil, err
-	}
-	one, err := pipeline.SplitState(st)
-	if err != nil {
-		return nil, nil, err
-	}
-	var pairs [][2]belm.State
-	var labels []string
-	for k := 0; k < np; k++ {
-		pairs = append(pairs, [2]belm.State{one[2*k], one[2*k+1]})
-		labels = append(labels, fmt.Sprintf("pair%d", k))
-	}
-	*what = "sampling"
-	return pairs, labels, nil
+	return x, labels, err
 }
 
-// noisePairs draws the testNum pairs of noises, pair k from seed+k, as states for n steps.
-func noisePairs(p *pipeline.Pipeline, n int, seed uint64, testNum int) ([][2]belm.State, []string, error) {
-	var pairs [][2]belm.State
+// noisePairs draws the testNum pairs of noises, pair k from seed+k, with a label per pair.
+func noisePairs(p *pipeline.Pipeline, seed uint64, testNum int) ([]float64, []string) {
+	var z []float64
 	var labels []string
 	for k := 0; k < testNum; k++ {
 		sd := seed + uint64(k)
-		z := pipeline.Noise(sd, 2*p.Size(1))
-		a, err := p.NoiseState(z[:p.Size(1)], n)
-		if err != nil {
-			return nil, nil, err
-		}
-		b, err := p.NoiseState(z[p.Size(1):], n)
-		if err != nil {
-			return nil, nil, err
-		}
-		pairs = append(pairs, [2]belm.State{a, b})
+		z = append(z, pipeline.Noise(sd, 2*p.Size(1))...)
 		labels = append(labels, fmt.Sprintf("seed%d", sd))
 	}
-	return pairs, labels, nil
+	return z, labels
 }
 
 // readEpsInput reads x (in *dtype; "" picks the dtype of x, and sets it) and the network
@@ -418,11 +376,25 @@ func finiteValues(t *tensors.Tensor, what string) error {
 	return fmt.Errorf("%s holds %d NaN or Inf values of %d (the first at flat index %d: %g)", what, bad, len(v), first, v[first])
 }
 
-func std(v []float64) float64 {
-	_, s := belm.MeanStd(v)
-	return s
+// writeEps writes eps as the tensor "eps" of a safetensors file, in dt.
+func writeEps(path string, eps *tensors.Tensor, dt dtypes.DType, meta map[string]string) error {
+	vals, err := belm.Values(eps)
+	if err != nil {
+		return err
+	}
+	dims := eps.Shape().Dimensions
+	st := safetensors.FromFloat64("eps", dims, vals)
+	if dt != dtypes.Float64 {
+		v32 := make([]float32, len(vals))
+		for i, v := range vals {
+			v32[i] = float32(v)
+		}
+		st = safetensors.FromFloat32("eps", dims, v32)
+	}
+	return safetensors.Write(path, []safetensors.Tensor{st}, meta)
 }
 
+// runEps evaluates the model on the x and t of a safetensors file and writes eps.
 func runEps(args []string) error {
 	fs := newFlagSet("eps")
 	var mf modelFlags
@@ -474,25 +446,11 @@ func runEps(args []string) error {
 	if err := finiteValues(eps, "the model's output"); err != nil {
 		return fmt.Errorf("%w for finite inputs: the weights of %s may hold NaN or Inf, or be in another format than their config says (nothing written)", err, mf.modelID)
 	}
-	vals, err := belm.Values(eps)
-	if err != nil {
+	meta := map[string]string{"model_id": mf.modelID, "dtype": dt.String(), "backend": p.Runner.Backend().Name(), "input": *in}
+	if err := writeEps(*out, eps, dt, meta); err != nil {
 		return err
 	}
 	dims := eps.Shape().Dimensions
-	var st safetensors.Tensor
-	if dt == dtypes.Float64 {
-		st = safetensors.FromFloat64("eps", dims, vals)
-	} else {
-		v32 := make([]float32, len(vals))
-		for i, v := range vals {
-			v32[i] = float32(v)
-		}
-		st = safetensors.FromFloat32("eps", dims, v32)
-	}
-	meta := map[string]string{"model_id": mf.modelID, "dtype": dt.String(), "backend": p.Runner.Backend().Name(), "input": *in}
-	if err := safetensors.Write(*out, []safetensors.Tensor{st}, meta); err != nil {
-		return err
-	}
 	if !mf.quiet {
 		fmt.Fprintf(os.Stderr, "eps %v (%s) in %s → %s\n", dims, dt, time.Since(start).Round(time.Millisecond), *out)
 	}

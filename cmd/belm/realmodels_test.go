@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/belmlab/workbench/belm/pipeline"
 	"github.com/belmlab/workbench/belm/safetensors"
 )
 
@@ -158,23 +160,117 @@ func TestSampleCommand(t *testing.T) {
 	noTempFiles(t, out)
 }
 
+// gridTile returns the 8-bit RGB pixels (side×side×3, row-major) of the tile at row i,
+// column j of an interpolation grid PNG of rows×cols images of side×side pixels, as
+// viz.InterpolationGrid lays them out without row labels: 2-pixel padding around tiles of
+// side·scale pixels, the column labels above.
+func gridTile(t *testing.T, img image.Image, rows, cols, side, i, j int) []uint8 {
+	t.Helper()
+	b := img.Bounds()
+	tile := (b.Dx()-2)/cols - 2
+	if tile < side || tile%side != 0 || 2+cols*(tile+2) != b.Dx() {
+		t.Fatalf("a grid of %d columns of %d-pixel images cannot be %d pixels wide", cols, side, b.Dx())
+	}
+	scale := tile / side
+	x0, y0 := b.Min.X+2+j*(tile+2), b.Max.Y-(rows-i)*(tile+2)
+	out := make([]uint8, 0, 3*side*side)
+	for y := range side {
+		for x := range side {
+			r, g, bl, _ := img.At(x0+x*scale+scale/2, y0+y*scale+scale/2).RGBA()
+			out = append(out, uint8(r>>8), uint8(g>>8), uint8(bl>>8))
+		}
+	}
+	return out
+}
+
+// rgbOf is an image's 8-bit RGB pixels (row-major), as gridTile returns them.
+func rgbOf(img image.Image) []uint8 {
+	b := img.Bounds()
+	var out []uint8
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			out = append(out, uint8(r>>8), uint8(g>>8), uint8(bl>>8))
+		}
+	}
+	return out
+}
+
+// maxLevelDiff is the largest difference of two 8-bit pixel lists (256 for other sizes).
+func maxLevelDiff(a, b []uint8) int {
+	if len(a) != len(b) {
+		return 256
+	}
+	worst := 0
+	for i := range a {
+		worst = max(worst, int(max(a[i], b[i])-min(a[i], b[i])))
+	}
+	return worst
+}
+
+// rgbOfLatent is the 8-bit RGB pixels of one C×H×W image in [−1, 1] (pipeline.ToImage).
+func rgbOfLatent(t *testing.T, v []float64, c, side int) []uint8 {
+	t.Helper()
+	img, err := pipeline.ToImage(v, c, side, side)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rgbOf(img)
+}
+
+// belm interpolate between noises: 11 tiles of 8×8 in a row, the weight-0 tile the sample of
+// pair 0's first noise (what belm sample draws from the same seed; within one 8-bit level:
+// a batch of 11 and one of 1 may round a value on a level boundary apart in float64), the
+// middle tile neither endpoint. Between inverted images with an exact sampler (EDICT, float64)
+// the endpoint tiles are the input images, 8-bit level for level (the inversion is exact to
+// ~1e-12, far inside half a level).
 func TestInterpolateCommand(t *testing.T) {
 	model := tinyModel(t)
 	out := filepath.Join(t.TempDir(), "inter")
+	common := []string{"--model_id", model, "--num_inference_steps", "3", "--dtype", "float64", "--quiet"}
 	capture(t, func() error {
-		return runInterpolate([]string{"--model_id", model, "--num_inference_steps", "3", "--test_num", "1", "--seed", "3", "--save_dir", out, "--quiet"})
+		return runInterpolate(append([]string{"--test_num", "1", "--seed", "3", "--save_dir", out}, common...))
 	})
 	img := decodePNG(t, filepath.Join(out, "seed3_belm_inter_whole_3.png"))
-	if b := img.Bounds(); b.Dx() < 11*8 || b.Dx() <= b.Dy() {
-		t.Errorf("interpolation grid is %v: want 11 tiles in a row", b)
+	if b := img.Bounds(); b.Dx() != 2+11*(64+2) || b.Dy() <= 64+2 || b.Dy() > 64+2+40 {
+		t.Errorf("interpolation grid is %v: want 11 tiles of 64 px in a row (8×8 images ×8), labels above", b)
 	}
+	samples := filepath.Join(t.TempDir(), "samples")
+	capture(t, func() error {
+		return runSample(append([]string{"--seed", "3", "--batch_size", "1", "--save_dir", samples}, common...))
+	})
+	first, mid, last := gridTile(t, img, 1, 11, 8, 0, 0), gridTile(t, img, 1, 11, 8, 0, 5), gridTile(t, img, 1, 11, 8, 0, 10)
+	if d := maxLevelDiff(first, rgbOf(decodePNG(t, filepath.Join(samples, "belm_inference3_seed3_0.png")))); d > 1 {
+		t.Errorf("the weight-0 tile differs from belm sample --seed 3 by %d levels", d)
+	}
+	if maxLevelDiff(mid, first) == 0 || maxLevelDiff(mid, last) == 0 || maxLevelDiff(first, last) == 0 {
+		t.Error("the first, middle and last tiles are not three different images")
+	}
+
 	imgs := testImages(t, 4)
 	capture(t, func() error {
-		return runInterpolate([]string{"--model_id", model, "--num_inference_steps", "3", "--test_num", "2", "--directory", imgs,
-			"--slerp", "per_channel", "--sampler_type", "edict", "--save_dir", out, "--quiet", "--dtype", "float64"})
+		return runInterpolate(append([]string{"--test_num", "2", "--directory", imgs, "--slerp", "per_channel", "--sampler_type", "edict", "--save_dir", out}, common...))
 	})
-	for _, k := range []string{"0", "1"} {
-		decodePNG(t, filepath.Join(out, "pair"+k+"_edict_inter_per_channel_3.png"))
+	paths, err := pipeline.ListImages(imgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range 2 {
+		grid := decodePNG(t, filepath.Join(out, fmt.Sprintf("pair%d_edict_inter_per_channel_3.png", k)))
+		all := decodePNG(t, filepath.Join(out, "all_edict_inter_per_channel_3.png"))
+		for e, col := range []int{0, 10} {
+			x, err := pipeline.LoadImage(paths[2*k+e], 8, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := rgbOfLatent(t, x, 3, 8)
+			if d := maxLevelDiff(gridTile(t, grid, 1, 11, 8, 0, col), want); d != 0 {
+				t.Errorf("pair %d, weight %d: the tile differs from %s by %d levels", k, e, paths[2*k+e], d)
+			}
+			if d := maxLevelDiff(gridTile(t, all, 2, 11, 8, k, col), want); d != 0 {
+				t.Errorf("all pairs, row %d, weight %d: the tile differs from %s by %d levels", k, e, paths[2*k+e], d)
+			}
+		}
 	}
 	noTempFiles(t, out)
 }

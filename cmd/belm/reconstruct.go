@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/belmlab/workbench/belm"
 	"github.com/belmlab/workbench/belm/pipeline"
@@ -19,28 +18,6 @@ import (
 
 func init() {
 	register("reconstruct", "invert and reconstruct images with a UNet2DModel: MSE per image (CSV) and averages", runReconstruct)
-}
-
-// reconRow is one line of the reconstruction CSV.
-type reconRow struct {
-	Sampler string  `json:"sampler"`
-	N       int     `json:"num_inference_steps"`
-	Index   int     `json:"index"` // of the image in the run's list
-	Image   string  `json:"image"`
-	Noise   float64 `json:"noise_std"` // std of the inverted x_N
-	pipeline.Errors
-}
-
-// reconSummary is the average over the images of one sampler and N.
-type reconSummary struct {
-	Sampler string  `json:"sampler"`
-	N       int     `json:"num_inference_steps"`
-	Images  int     `json:"images"`
-	Seconds float64 `json:"seconds"`
-	pipeline.Errors
-	// The paper's Table 5 (latent-space MSE of SD-1.5 on COCO-14: the MSE in the space the
-	// model works in, as Latent is here), where it has the sampler and N.
-	PaperTable5 *float64 `json:"paper_table5_latent_mse,omitempty"`
 }
 
 // reconSettings are what a reconstruction's numbers depend on: written with them, and
@@ -58,187 +35,119 @@ type reconSettings struct {
 	P         float64  `json:"edict_p"`
 }
 
-// reconData is what a shard of a reconstruction writes: its rows, and the seconds each
-// sampler and N took.
-type reconData struct {
-	Rows    []reconRow         `json:"rows"`
-	Seconds map[string]float64 `json:"seconds"` // by "sampler N=n"
+// reconFlags are the flags of belm reconstruct.
+type reconFlags struct {
+	mf                modelFlags
+	src               imageSource
+	sh                shard
+	samplers, saveDir *string
+	format            *string
+	steps             *[]int
+	testNum, batch    *int
+	saveImages        *bool
 }
 
-func rowKey(sampler string, n int) string { return fmt.Sprintf("%s N=%d", sampler, n) }
-
-// summaries averages the rows of each sampler and N, in the order they first appear.
-func (d reconData) summaries() []reconSummary {
-	var keys []string
-	group := map[string][]pipeline.Errors{}
-	first := map[string]reconRow{}
-	for _, r := range d.Rows {
-		k := rowKey(r.Sampler, r.N)
-		if _, ok := group[k]; !ok {
-			keys, first[k] = append(keys, k), r
-		}
-		group[k] = append(group[k], r.Errors)
-	}
-	var sums []reconSummary
-	for _, k := range keys {
-		r := first[k]
-		s := reconSummary{Sampler: r.Sampler, N: r.N, Images: len(group[k]), Seconds: d.Seconds[k], Errors: pipeline.Mean(group[k])}
-		if v, ok := study.PaperValue(study.PaperLatentReconstructionMSE, r.Sampler, r.N); ok {
-			s.PaperTable5 = &v
-		}
-		sums = append(sums, s)
-	}
-	return sums
+func (f *reconFlags) register(fs *flagSet) {
+	f.mf.register(fs, defaultModel)
+	f.samplers = fs.NonEmpty("sampler_type", "ddim,edict,bdia,belm", "comma-separated samplers")
+	f.steps = fs.Ints("num_inference_steps", "10,20", between(1, 1000), 1, "comma-separated step counts N")
+	f.src.register(fs, "the images to reconstruct")
+	f.testNum = fs.Int("test_num", 100, between(1, 1<<30), "at most this many images")
+	f.batch = fs.Int("batch_size", 8, between(1, 1<<20), "images per batch")
+	f.saveDir = fs.String("save_dir", "out/reconstruct", "folder for reconstruction.csv (and the reconstructions with --save_images)")
+	f.saveImages = fs.Bool("save_images", false, "also write each reconstruction as a PNG")
+	f.format = fs.formatFlag("the summary on stdout")
+	f.sh.register(fs)
 }
 
+// runReconstruct is reconstruction.py (study.Reconstruct): after each sampler and N it
+// writes what it has, so a long run that stops (a signal: exit 130 / 143) keeps it.
 func runReconstruct(args []string) error {
 	fs := newFlagSet("reconstruct")
-	var mf modelFlags
-	mf.register(fs, defaultModel)
-	samplers := fs.NonEmpty("sampler_type", "ddim,edict,bdia,belm", "comma-separated samplers")
-	ns := fs.Ints("num_inference_steps", "10,20", between(1, 1000), 1, "comma-separated step counts N")
-	var src imageSource
-	src.register(fs, "the images to reconstruct")
-	testNum := fs.Int("test_num", 100, between(1, 1<<30), "at most this many images")
-	batch := fs.Int("batch_size", 8, between(1, 1<<20), "images per batch")
-	saveDir := fs.String("save_dir", "out/reconstruct", "folder for reconstruction.csv (and the reconstructions with --save_images)")
-	saveImages := fs.Bool("save_images", false, "also write each reconstruction as a PNG")
-	format := fs.formatFlag("the summary on stdout")
-	var sh shard
-	sh.register(fs)
+	var f reconFlags
+	f.register(fs)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if !src.given() {
+	if !f.src.given() {
 		return usagef("--directory or --dataset is required: the images to invert and reconstruct")
 	}
-	p, err := mf.start(*saveDir, src.directory, *batch, fmt.Sprintf("--batch_size %d", *batch))
+	p, err := f.mf.start(*f.saveDir, f.src.directory, *f.batch, fmt.Sprintf("--batch_size %d", *f.batch))
 	if err != nil {
 		return err
 	}
-	imgs, err := src.open(p, *testNum)
+	imgs, err := f.src.open(p, *f.testNum)
 	if err != nil {
 		return err
 	}
-	sams, err := mf.samplers(p, *samplers, *ns, false)
+	sams, err := p.Samplers(splitList(*f.samplers), f.mf.options(), false, *f.steps...)
 	if err != nil {
 		return err
 	}
-	set := reconSettings{ModelID: mf.modelID, DType: p.DType().String(), Backend: p.Runner.Backend().Name(), Source: src.String(), Images: len(imgs.names),
-		BatchSize: *batch, Steps: *ns, Gamma: mf.gamma, P: mf.p}
-	for _, s := range sams {
-		set.Samplers = append(set.Samplers, s.Name())
+	set := reconSettings{ModelID: f.mf.modelID, DType: p.DType().String(), Backend: p.Runner.Backend().Name(), Source: f.src.String(), Images: len(imgs.Names),
+		BatchSize: *f.batch, Samplers: samplerNames(sams), Steps: *f.steps, Gamma: f.mf.gamma, P: f.mf.p}
+	stop := newStopper(func() string { return "the rows finished are in " + *f.saveDir })
+	defer stop.stop()
+	var js []byte
+	res, err := study.Reconstruct(stop.context(), p, study.ReconstructionConfig{Samplers: sams, Steps: *f.steps, Images: imgs, BatchSize: *f.batch,
+		Batches: f.sh.has, Progress: f.mf.progress(), Reconstructed: f.imageSaver(p, imgs.Names),
+		Finished: func(r study.ReconstructionResult) error {
+			if f.sh.on() {
+				return writeShard(*f.saveDir, "reconstruction", f.sh, set, r)
+			}
+			var werr error
+			js, werr = writeReconstruction(*f.saveDir, set, r)
+			return werr
+		}})
+	if err != nil || f.sh.on() {
+		return stop.interrupted(err, fmt.Sprintf("the rows finished are in %s; rerun the command to complete it", *f.saveDir))
 	}
-	r := reconRun{p: p, mf: &mf, imgs: imgs, sams: sams, set: set, shard: sh, dir: *saveDir, saveImages: *saveImages}
-	d, js, err := r.run()
-	if err != nil || sh.on() {
-		return err
-	}
-	if *format == "json" {
+	if *f.format == "json" {
 		_, err := os.Stdout.Write(js)
 		return err
 	}
-	fmt.Printf("%s, %d images, %s on %s (per image: %s)\n", mf.modelID, set.Images, set.DType, set.Backend, filepath.Join(*saveDir, "reconstruction.csv"))
-	return printReconSummary(d.summaries())
+	fmt.Printf("%s, %d images, %s on %s (per image: %s)\n", f.mf.modelID, set.Images, set.DType, set.Backend, filepath.Join(*f.saveDir, "reconstruction.csv"))
+	return printReconSummary(res.Summaries())
 }
 
-// reconRun is one reconstruction study (or its shard).
-type reconRun struct {
-	p          *pipeline.Pipeline
-	mf         *modelFlags
-	imgs       images
-	sams       []belm.Sampler
-	set        reconSettings
-	shard      shard
-	dir        string
-	saveImages bool
+// imageSaver writes each reconstruction as a PNG with --save_images (nil without).
+func (f *reconFlags) imageSaver(p *pipeline.Pipeline, names []string) func(study.ReconstructedBatch) error {
+	if !*f.saveImages {
+		return nil
+	}
+	return func(b study.ReconstructedBatch) error {
+		imgs, err := p.Images(b.Images, len(b.Images)/p.ImageSize(1))
+		if err != nil {
+			return err
+		}
+		for k, img := range imgs {
+			name := names[b.First+k]
+			base := strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))
+			if err := savePNG(img, filepath.Join(*f.saveDir, fmt.Sprintf("%s_N%d_%04d_%s.png", b.Sampler, b.N, b.First+k, base))); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
-// run inverts and reconstructs every batch of the shard with every sampler and N; after
-// each sampler and N it writes what it has (a long run that stops keeps what it measured).
-func (r reconRun) run() (reconData, []byte, error) {
-	d := reconData{Seconds: map[string]float64{}}
-	paths, batch := r.imgs.names, r.set.BatchSize
-	total := 0
-	for b := 0; b*batch < len(paths); b++ {
-		if r.shard.has(b) {
-			total += 2 * len(r.sams) * sum(r.set.Steps)
-		}
+func samplerNames(ss []belm.Sampler) []string {
+	names := make([]string, len(ss))
+	for i, s := range ss {
+		names[i] = s.Name()
 	}
-	what := ""
-	r.mf.observe(r.p, total, &what)
-	var js []byte
-	for _, n := range r.set.Steps {
-		for _, s := range r.sams {
-			what = rowKey(s.Name(), n)
-			start := time.Now()
-			for b0 := 0; b0 < len(paths); b0 += batch {
-				if !r.shard.has(b0 / batch) {
-					continue
-				}
-				rows, err := r.batch(s, n, b0, min(b0+batch, len(paths)))
-				if err != nil {
-					return d, nil, err
-				}
-				d.Rows = append(d.Rows, rows...)
-			}
-			r.p.Runner.ReleaseGraphs() // each sampler's ORT sessions hold arenas of the batch's size
-			d.Seconds[what] = time.Since(start).Seconds()
-			var err error
-			if r.shard.on() {
-				err = writeShard(r.dir, "reconstruction", r.shard, r.set, d)
-			} else {
-				js, err = writeReconstruction(r.dir, r.set, d)
-			}
-			if err != nil {
-				return d, nil, err
-			}
-		}
-	}
-	return d, js, nil
-}
-
-// batch reconstructs images [i, j) with s in n steps.
-func (r reconRun) batch(s belm.Sampler, n, i, j int) ([]reconRow, error) {
-	bp := r.imgs.names[i:j]
-	x0, err := r.imgs.load(i, j)
-	if err != nil {
-		return nil, err
-	}
-	recon, xN, err := r.p.Reconstruct(s, n, x0, len(bp))
-	if err != nil {
-		return nil, fmt.Errorf("%s N=%d, images %s…: %w", s.Name(), n, bp[0], err)
-	}
-	var rows []reconRow
-	per := len(xN) / len(bp)
-	for k, e := range pipeline.ReconstructionErrors(x0, recon, len(bp)) {
-		rows = append(rows, reconRow{Sampler: s.Name(), N: n, Index: i + k, Image: bp[k], Noise: std(xN[k*per : (k+1)*per]), Errors: e})
-	}
-	if !r.saveImages {
-		return rows, nil
-	}
-	imgs, err := r.p.Images(recon, len(bp))
-	if err != nil {
-		return nil, err
-	}
-	for k, img := range imgs {
-		base := strings.TrimSuffix(filepath.Base(bp[k]), filepath.Ext(bp[k]))
-		if err := savePNG(img, filepath.Join(r.dir, fmt.Sprintf("%s_N%d_%04d_%s.png", s.Name(), n, i+k, base))); err != nil {
-			return nil, err
-		}
-	}
-	return rows, nil
+	return names
 }
 
 // writeReconstruction writes reconstruction.csv (a row per image), reconstruction.json (the
 // settings and the averages) and the figure; it returns the JSON.
-func writeReconstruction(dir string, set reconSettings, d reconData) ([]byte, error) {
+func writeReconstruction(dir string, set reconSettings, d study.ReconstructionResult) ([]byte, error) {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	w.Write([]string{"sampler", "num_inference_steps", "image", "mse_latent", "mse_pm1", "mse_01", "noise_std"})
 	g := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
 	for _, r := range d.Rows {
-		w.Write([]string{r.Sampler, strconv.Itoa(r.N), r.Image, g(r.Latent), g(r.PM1), g(r.Unit), g(r.Noise)})
+		w.Write([]string{r.Sampler, strconv.Itoa(r.N), r.Image, g(r.Latent), g(r.PM1), g(r.Unit), g(r.NoiseStd)})
 	}
 	w.Flush()
 	csvPath := filepath.Join(dir, "reconstruction.csv")
@@ -247,15 +156,15 @@ func writeReconstruction(dir string, set reconSettings, d reconData) ([]byte, er
 	}
 	summary := struct {
 		reconSettings
-		CSV     string         `json:"csv"`
-		Summary []reconSummary `json:"summary"`
-	}{set, csvPath, d.summaries()}
+		CSV     string                        `json:"csv"`
+		Summary []study.ReconstructionSummary `json:"summary"`
+	}{set, csvPath, d.Summaries()}
 	return saveStudy(dir, "reconstruction", summary, true, viz.Options{
 		Title:  fmt.Sprintf("Reconstruction error, %d images, %s", set.Images, set.DType),
 		YLabel: "MSE of reconstruction ([−1, 1] scale)", XLabel: "steps N"})
 }
 
-func printReconSummary(sums []reconSummary) error {
+func printReconSummary(sums []study.ReconstructionSummary) error {
 	tw := table(os.Stdout)
 	fmt.Fprintln(tw, "sampler\tN\tmse latent\tmse [-1,1] (paper)\tmse [0,1] 8-bit (code)\tpaper Table 5 (SD latent)\tseconds\t")
 	for _, s := range sums {
@@ -266,12 +175,4 @@ func printReconSummary(sums []reconSummary) error {
 		fmt.Fprintf(tw, "%s\t%d\t%.3e\t%.3e\t%.3e\t%s\t%.1f\t\n", s.Sampler, s.N, s.Latent, s.PM1, s.Unit, paper, s.Seconds)
 	}
 	return tw.Flush()
-}
-
-func sum(v []int) int {
-	s := 0
-	for _, x := range v {
-		s += x
-	}
-	return s
 }

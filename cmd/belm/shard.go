@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/belmlab/workbench/belm/study"
 	"github.com/belmlab/workbench/internal/atomicfile"
 )
 
@@ -170,35 +171,21 @@ func runMerge(args []string) error {
 }
 
 // mergeReconstruction puts the rows of the shards back in the order of the whole run (step
-// counts, then samplers, then images) and writes its outputs.
+// counts, then samplers, then images: study.MergeReconstructions) and writes its outputs.
 func mergeReconstruction(shards []shardFile, dir, format string) error {
 	var set reconSettings
 	if err := json.Unmarshal(shards[0].Settings, &set); err != nil {
 		return err
 	}
-	all := reconData{Seconds: map[string]float64{}}
-	for _, f := range shards {
-		var d reconData
-		if err := json.Unmarshal(f.Data, &d); err != nil {
+	ds := make([]study.ReconstructionResult, len(shards))
+	for i, f := range shards {
+		if err := json.Unmarshal(f.Data, &ds[i]); err != nil {
 			return fmt.Errorf("%s: %w", f.path, err)
 		}
-		all.Rows = append(all.Rows, d.Rows...)
-		for k, v := range d.Seconds {
-			all.Seconds[k] += v
-		}
 	}
-	pos := func(v []string, x string) int { return slices.Index(v, x) }
-	slices.SortStableFunc(all.Rows, func(a, b reconRow) int {
-		if c := slices.Index(set.Steps, a.N) - slices.Index(set.Steps, b.N); c != 0 {
-			return c
-		}
-		if c := pos(set.Samplers, a.Sampler) - pos(set.Samplers, b.Sampler); c != 0 {
-			return c
-		}
-		return a.Index - b.Index
-	})
-	if want := set.Images * len(set.Samplers) * len(set.Steps); len(all.Rows) != want {
-		return fmt.Errorf("the shards hold %d rows, the run has %d (%d images × %d samplers × %d N): a shard stopped early; rerun it", len(all.Rows), want, set.Images, len(set.Samplers), len(set.Steps))
+	all, err := study.MergeReconstructions(ds, set.Samplers, set.Steps, set.Images)
+	if err != nil {
+		return err
 	}
 	js, err := writeReconstruction(dir, set, all)
 	if err != nil {
@@ -209,5 +196,5 @@ func mergeReconstruction(shards []shardFile, dir, format string) error {
 		return err
 	}
 	fmt.Printf("%s, %d images from %d shards, %s on %s (per image: %s)\n", set.ModelID, set.Images, len(shards), set.DType, set.Backend, filepath.Join(dir, "reconstruction.csv"))
-	return printReconSummary(all.summaries())
+	return printReconSummary(all.Summaries())
 }

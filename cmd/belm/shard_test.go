@@ -1,13 +1,17 @@
 package main
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // A reconstruction split in 3 shards (batch k in shard k mod 3) and merged equals the whole
@@ -116,4 +120,50 @@ func TestShardedSample(t *testing.T) {
 			t.Errorf("%s differs", name)
 		}
 	}
+}
+
+// A reconstruction stopped by SIGINT keeps what it finished: the rows of N = 3 are in
+// reconstruction.csv, the run exits with 130 (128 + SIGINT) and says to rerun; the long
+// N = 1000 pass after them is abandoned before its next batch.
+func TestReconstructSignal(t *testing.T) {
+	bin := belmBinary(t)
+	out := filepath.Join(t.TempDir(), "recon")
+	cmd := exec.Command(bin, "reconstruct", "--model_id", tinyModel(t), "--directory", testImages(t, 3), "--sampler_type", "belm",
+		"--num_inference_steps", "3,1000", "--batch_size", "1", "--dtype", "float64", "--save_dir", out, "--quiet")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	csvPath := filepath.Join(out, "reconstruction.csv")
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(csvPath); err == nil {
+			break
+		}
+		if time.Since(start) > 2*time.Minute {
+			cmd.Process.Kill()
+			t.Fatalf("no reconstruction.csv after 2 minutes:\n%s", stderr.String())
+		}
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 130 || !strings.Contains(stderr.String(), "rerun the command") {
+		t.Fatalf("after SIGINT: %v\n%s", err, stderr.String())
+	}
+	f, err := os.Open(csvPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(recs) != 1+3 {
+		t.Fatalf("reconstruction.csv: %v, %d rows, want the header and N = 3's 3 rows", err, len(recs))
+	}
+	for _, r := range recs[1:] {
+		if r[1] != "3" {
+			t.Errorf("a row of N = %s was saved: the N = 1000 pass was not finished", r[1])
+		}
+	}
+	noTempFiles(t, out)
 }

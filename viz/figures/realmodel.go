@@ -20,12 +20,34 @@ type StudyPoint struct {
 	Value   float64
 }
 
-// ReadStudy reads the points of a reconstruction.json or frechet.json, and the file's
-// other top-level entries (model, backend, γ, p, …).
-func ReadStudy(path string) ([]StudyPoint, map[string]any, error) {
+// StudyMeta is what a reconstruction.json or frechet.json records beside its rows: the
+// run's settings (zero where the file has no such entry).
+type StudyMeta struct {
+	ModelID   string  `json:"model_id"`
+	Backend   string  `json:"backend"`
+	DType     string  `json:"dtype"`
+	BDIAGamma float64 `json:"bdia_gamma"`
+	EDICTP    float64 `json:"edict_p"`
+	Seed      uint64  `json:"seed"`
+	Images    int     `json:"images"`      // reconstruction.json: the images reconstructed
+	Samples   int     `json:"num_samples"` // frechet.json: the samples per sampler and N
+	// DataFloor (frechet.json) is the Fréchet distance between two sets of real images,
+	// what a perfect sampler would score; nil when the file has none.
+	DataFloor *DataFloor `json:"data_floor"`
+}
+
+// DataFloor is the Fréchet distance of real images against real images, and which.
+type DataFloor struct {
+	FrechetDistance float64 `json:"frechet_distance"`
+	What            string  `json:"what"`
+}
+
+// ReadStudy reads the points of a reconstruction.json or frechet.json, and the run's
+// settings recorded beside them.
+func ReadStudy(path string) ([]StudyPoint, StudyMeta, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, StudyMeta{}, err
 	}
 	type row struct {
 		Sampler string   `json:"sampler"`
@@ -34,18 +56,13 @@ func ReadStudy(path string) ([]StudyPoint, map[string]any, error) {
 		FD      *float64 `json:"frechet_distance"`
 	}
 	var doc struct {
+		StudyMeta
 		Summary []row `json:"summary"`
 		Results []row `json:"results"`
 	}
-	var meta map[string]any
 	if err := json.Unmarshal(b, &doc); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, StudyMeta{}, fmt.Errorf("%s: %w", path, err)
 	}
-	if err := json.Unmarshal(b, &meta); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	delete(meta, "summary")
-	delete(meta, "results")
 	var pts []StudyPoint
 	for _, r := range append(doc.Summary, doc.Results...) {
 		switch {
@@ -56,33 +73,21 @@ func ReadStudy(path string) ([]StudyPoint, map[string]any, error) {
 		}
 	}
 	if len(pts) == 0 {
-		return nil, nil, fmt.Errorf("%s: no rows with mse_pm1 or frechet_distance (a reconstruction.json or frechet.json?)", path)
+		return nil, StudyMeta{}, fmt.Errorf("%s: no rows with mse_pm1 or frechet_distance (a reconstruction.json or frechet.json?)", path)
 	}
-	return pts, meta, nil
+	return pts, doc.StudyMeta, nil
 }
 
 // StudyVsSteps draws a real-model study against N, one curve per sampler in the order met,
 // log-log (viz figure 1). Curves that stay below 1e-4 (exact inversion in float32) and
 // all curves when slopes is false show no fitted slope.
 func StudyVsSteps(points []StudyPoint, slopes bool, o viz.Options) (*plot.Plot, error) {
-	var curves []viz.Curve
-	index := map[string]int{}
-	for _, p := range points {
-		i, ok := index[p.Sampler]
-		if !ok {
-			i = len(curves)
-			index[p.Sampler] = i
-			curves = append(curves, viz.Curve{Sampler: p.Sampler})
-		}
-		curves[i].X = append(curves[i].X, float64(p.N))
-		curves[i].Y = append(curves[i].Y, p.Value)
-	}
+	curves := curvesBySampler(len(points), func(i int) (string, float64, float64) {
+		return points[i].Sampler, float64(points[i].N), points[i].Value
+	})
+	hideSlopesBelow(curves, 1e-4)
 	for i := range curves {
-		worst := 0.0
-		for _, y := range curves[i].Y {
-			worst = math.Max(worst, y)
-		}
-		if !slopes || worst < 1e-4 {
+		if !slopes {
 			curves[i].Slope = math.NaN()
 		}
 	}

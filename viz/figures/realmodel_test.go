@@ -18,29 +18,60 @@ func TestReadStudy(t *testing.T) {
 		{"sampler": "ddim", "num_inference_steps": 20, "mse_pm1": 0.02},
 		{"sampler": "belm", "num_inference_steps": 10, "mse_pm1": 1e-12},
 		{"sampler": "belm", "num_inference_steps": 20, "mse_pm1": 0}]}`), 0o644)
-	os.WriteFile(fd, []byte(`{"bdia_gamma": 0.1, "results": [
+	os.WriteFile(fd, []byte(`{"bdia_gamma": 0.1, "num_samples": 5000, "data_floor": {"frechet_distance": 0.91, "what": "train vs test"}, "results": [
 		{"sampler": "bdia", "num_inference_steps": 10, "frechet_distance": 12.5}]}`), 0o644)
 	pts, meta, err := ReadStudy(recon)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pts) != 4 || pts[1] != (StudyPoint{"ddim", 20, 0.02}) || meta["backend"] != "onnxruntime" || meta["summary"] != nil {
+	if len(pts) != 4 || pts[1] != (StudyPoint{"ddim", 20, 0.02}) || meta.Backend != "onnxruntime" || meta.DataFloor != nil {
 		t.Errorf("points %v, meta %v", pts, meta)
 	}
 	p, err := StudyVsSteps(pts, true, viz.Options{Title: "reconstruction"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := viz.SVG(p, 0, 0); err != nil {
+	svg, err := viz.SVG(p, 0, 0)
+	if err != nil {
 		t.Fatal(err)
 	}
+	// DDIM's fitted slope is log(0.02/0.05)/log 2 = −1.32; O-BELM stays below 1e-4 (exact
+	// inversion), so its legend shows no slope; with slopes off, DDIM shows none either.
+	for _, want := range []string{">DDIM  (slope −1.32)<", ">O-BELM<"} {
+		if !strings.Contains(string(svg), want) {
+			t.Errorf("reconstruction figure: no legend text %q", want)
+		}
+	}
+	p, _ = StudyVsSteps(pts, false, viz.Options{})
+	if svg, _ := viz.SVG(p, 0, 0); !strings.Contains(string(svg), ">DDIM<") {
+		t.Error("slopes off: DDIM's legend should show no slope")
+	}
 	pts, meta, err = ReadStudy(fd)
-	if err != nil || len(pts) != 1 || pts[0].Value != 12.5 || meta["bdia_gamma"] != 0.1 {
+	if err != nil || len(pts) != 1 || pts[0].Value != 12.5 || meta.BDIAGamma != 0.1 || meta.Samples != 5000 || meta.DataFloor == nil || meta.DataFloor.FrechetDistance != 0.91 {
 		t.Errorf("frechet: %v %v %v", pts, meta, err)
 	}
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`{"rows": []}`), 0o644)
 	if _, _, err := ReadStudy(bad); err == nil || !strings.Contains(err.Error(), "no rows") {
 		t.Errorf("no rows: %v", err)
+	}
+}
+
+// The shipped results read back with their recorded settings.
+func TestReadShippedStudies(t *testing.T) {
+	dir := filepath.Join("..", "..", "data", "fashion-mnist", "results")
+	pts, meta, err := ReadStudy(filepath.Join(dir, "reconstruction.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pts) == 0 || meta.Images != 1000 || meta.Backend != "onnxruntime" || meta.BDIAGamma != 0.96 || meta.DataFloor != nil {
+		t.Errorf("reconstruction.json: %d points, %+v", len(pts), meta)
+	}
+	pts, meta, err = ReadStudy(filepath.Join(dir, "frechet.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pts) == 0 || meta.Samples != 5000 || meta.EDICTP != 0.97 || meta.DataFloor == nil || meta.DataFloor.FrechetDistance != 0.9119900938919727 {
+		t.Errorf("frechet.json: %d points, %+v", len(pts), meta)
 	}
 }
