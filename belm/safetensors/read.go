@@ -325,13 +325,33 @@ func parseMetadata(value json.RawMessage, into map[string]string, fail failFunc)
 	return err
 }
 
+// parseInfo parses the header entry of one tensor, {"dtype": ..., "shape": [...],
+// "data_offsets": [begin, end]}, and checks that its offsets lie in the data section
+// (of bodyLen bytes) and span exactly the bytes its dtype and shape need.
 func parseInfo(name string, value json.RawMessage, bodyLen int64, fail failFunc) (TensorInfo, error) {
 	info := TensorInfo{Name: name}
 	if k := jsonKind(value); k != "an object" {
 		return info, fail(name, "header entry is %s, not an object", k)
 	}
-	var dtype, shape, offsets json.RawMessage
-	err := walkObject(value, func(key string, v json.RawMessage) error {
+	dtype, shape, offsets, err := entryFields(name, value, fail)
+	if err != nil {
+		return info, err
+	}
+	if info.DType, err = parseDType(name, dtype, fail); err != nil {
+		return info, err
+	}
+	var nbytes int64
+	if info.Shape, nbytes, err = parseShape(name, shape, info.DType, fail); err != nil {
+		return info, err
+	}
+	err = parseOffsets(&info, offsets, nbytes, bodyLen, fail)
+	return info, err
+}
+
+// entryFields returns the dtype, shape and data_offsets of a header entry, all of which
+// must be present.
+func entryFields(name string, value json.RawMessage, fail failFunc) (dtype, shape, offsets json.RawMessage, err error) {
+	err = walkObject(value, func(key string, v json.RawMessage) error {
 		switch key {
 		case "dtype":
 			dtype = v
@@ -343,74 +363,91 @@ func parseInfo(name string, value json.RawMessage, bodyLen int64, fail failFunc)
 		return nil // other keys are ignored, as by the reference implementation
 	})
 	if err != nil {
-		return info, fail(name, "invalid header entry: %v", err)
+		return nil, nil, nil, fail(name, "invalid header entry: %v", err)
 	}
 	for _, f := range []struct {
 		key string
 		v   json.RawMessage
 	}{{"dtype", dtype}, {"shape", shape}, {"data_offsets", offsets}} {
 		if f.v == nil {
-			return info, fail(name, "header entry has no %q", f.key)
+			return nil, nil, nil, fail(name, "header entry has no %q", f.key)
 		}
 	}
+	return dtype, shape, offsets, nil
+}
 
+// parseDType parses a header entry's dtype, a string naming a known DType.
+func parseDType(name string, dtype json.RawMessage, fail failFunc) (DType, error) {
 	if k := jsonKind(dtype); k != "a string" {
-		return info, fail(name, "dtype is %s, not a string", k)
+		return "", fail(name, "dtype is %s, not a string", k)
 	}
 	var ds string
 	if err := json.Unmarshal(dtype, &ds); err != nil {
-		return info, fail(name, "dtype: %v", err)
+		return "", fail(name, "dtype: %v", err)
 	}
-	info.DType = DType(ds)
-	if !info.DType.Valid() {
-		return info, fail(name, "unknown dtype %q (known: %s)", ds, knownDTypes())
+	dt := DType(ds)
+	if !dt.Valid() {
+		return dt, fail(name, "unknown dtype %q (known: %s)", ds, knownDTypes())
 	}
+	return dt, nil
+}
 
+// parseShape parses a header entry's shape, an array of dimensions ≥ 0, and returns it
+// with the tensor's size in bytes as dtype dt, checked not to overflow int64 (a tensor
+// with a 0 dimension has 0 bytes, whatever its other dimensions).
+func parseShape(name string, shape json.RawMessage, dt DType, fail failFunc) ([]int, int64, error) {
 	dims, err := parseInts(shape)
 	if err != nil {
-		return info, fail(name, "shape: %v", err)
+		return nil, 0, fail(name, "shape: %v", err)
 	}
-	nbytes := int64(info.DType.Size())
-	info.Shape = make([]int, len(dims))
+	nbytes := int64(dt.Size())
+	out := make([]int, len(dims))
 	for i, d := range dims {
 		if d < 0 {
-			return info, fail(name, "shape %v has a negative dimension", dims)
+			return out, 0, fail(name, "shape %v has a negative dimension", dims)
 		}
 		if d > math.MaxInt {
-			return info, fail(name, "shape %v has a dimension too large for this platform", dims)
+			return out, 0, fail(name, "shape %v has a dimension too large for this platform", dims)
 		}
-		info.Shape[i] = int(d)
+		out[i] = int(d)
 		if d == 0 {
 			continue
 		}
 		if nbytes > math.MaxInt64/d {
-			return info, fail(name, "shape %v of %s overflows int64 bytes", dims, info.DType)
+			return out, 0, fail(name, "shape %v of %s overflows int64 bytes", dims, dt)
 		}
 		nbytes *= d
 	}
 	if slices.Contains(dims, 0) {
 		nbytes = 0
 	}
+	return out, nbytes, nil
+}
 
+// parseOffsets parses a header entry's data_offsets, [begin, end] relative to the data
+// section, into info.Begin and info.End, and checks that they lie within the bodyLen bytes
+// of the data section and span the nbytes the tensor needs.
+func parseOffsets(info *TensorInfo, offsets json.RawMessage, nbytes, bodyLen int64, fail failFunc) error {
+	name := info.Name
 	offs, err := parseInts(offsets)
 	if err != nil {
-		return info, fail(name, "data_offsets: %v", err)
+		return fail(name, "data_offsets: %v", err)
 	}
 	if len(offs) != 2 {
-		return info, fail(name, "data_offsets has %d values, want 2: [begin, end]", len(offs))
+		return fail(name, "data_offsets has %d values, want 2: [begin, end]", len(offs))
 	}
 	info.Begin, info.End = offs[0], offs[1]
 	switch {
 	case info.Begin < 0 || info.End < 0:
-		return info, fail(name, "data_offsets %v are negative", offs)
+		return fail(name, "data_offsets %v are negative", offs)
 	case info.Begin > info.End:
-		return info, fail(name, "data_offsets %v: begin is after end", offs)
+		return fail(name, "data_offsets %v: begin is after end", offs)
 	case info.End > bodyLen:
-		return info, fail(name, "data_offsets %v end beyond the %d-byte data section: the file is truncated; re-download it", offs, bodyLen)
+		return fail(name, "data_offsets %v end beyond the %d-byte data section: the file is truncated; re-download it", offs, bodyLen)
 	case info.End-info.Begin != nbytes:
-		return info, fail(name, "data_offsets %v span %d bytes, but shape %v of %s needs %d", offs, info.End-info.Begin, info.Shape, info.DType, nbytes)
+		return fail(name, "data_offsets %v span %d bytes, but shape %v of %s needs %d", offs, info.End-info.Begin, info.Shape, info.DType, nbytes)
 	}
-	return info, nil
+	return nil
 }
 
 // parseInts parses a JSON array of integers (no fractions, no exponents).

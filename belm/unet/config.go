@@ -209,7 +209,23 @@ func (c Config) checkBounds(bad func(format string, args ...any)) {
 func (c Config) Validate() error {
 	var errs []string
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	c.checkFeatures(bad)
+	c.checkSizes(bad)
+	c.checkBlocks(bad)
+	errs = slices.Compact(errs)
+	if len(errs) == 0 {
+		// The architecture itself (group counts, head counts, skip channels).
+		if _, err := newPlan(c); err != nil {
+			return err
+		}
+		return nil
+	}
+	return fmt.Errorf("unet: unsupported or invalid UNet2DModel config: %s", strings.Join(errs, "; "))
+}
 
+// checkFeatures reports, through bad, the model class, embeddings, activation and time
+// conditioning this port does not implement.
+func (c Config) checkFeatures(bad func(format string, args ...any)) {
 	if c.ClassName != "" && c.ClassName != "UNet2DModel" {
 		bad("_class_name %q: only UNet2DModel is supported", c.ClassName)
 	}
@@ -232,6 +248,11 @@ func (c Config) Validate() error {
 	default:
 		bad("resnet_time_scale_shift %q is not supported (only \"default\" and \"scale_shift\")", c.ResnetTimeScaleShift)
 	}
+}
+
+// checkSizes reports, through bad, the sizes, group counts and factors out of their
+// domain, including (by checkBounds) those beyond the Max* bounds.
+func (c Config) checkSizes(bad func(format string, args ...any)) {
 	if c.InChannels <= 0 || c.OutChannels <= 0 {
 		bad("in_channels %d / out_channels %d must be positive", c.InChannels, c.OutChannels)
 	}
@@ -262,6 +283,12 @@ func (c Config) Validate() error {
 	if c.DownsamplePadding < 0 {
 		bad("downsample_padding %d must be >= 0", c.DownsamplePadding)
 	}
+}
+
+// checkBlocks reports, through bad, block_out_channels entries that are not positive,
+// block type lists that do not match it in length, and unsupported block types and
+// resamplers.
+func (c Config) checkBlocks(bad func(format string, args ...any)) {
 	n := len(c.BlockOutChannels)
 	if n == 0 {
 		bad("block_out_channels is empty")
@@ -299,15 +326,6 @@ func (c Config) Validate() error {
 			bad("up_block_types[%d] %q is not supported (only UpBlock2D and AttnUpBlock2D)", i, t)
 		}
 	}
-	errs = slices.Compact(errs)
-	if len(errs) == 0 {
-		// The architecture itself (group counts, head counts, skip channels).
-		if _, err := newPlan(c); err != nil {
-			return err
-		}
-		return nil
-	}
-	return fmt.Errorf("unet: unsupported or invalid UNet2DModel config: %s", strings.Join(errs, "; "))
 }
 
 // blockType strips the "UNetRes" prefix diffusers' get_down_block/get_up_block accept.

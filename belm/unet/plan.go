@@ -75,49 +75,85 @@ func conv3(prefix string, in, out int) convPlan {
 	return convPlan{prefix: prefix, in: in, out: out, kernel: 3, stride: 1, padding: [2][2]int{{1, 1}, {1, 1}}}
 }
 
+// planBuilder resolves a plan block by block, collecting every inconsistency found on the
+// way so that newPlan can name them all in one error.
+type planBuilder struct {
+	cfg        Config
+	p          *plan
+	groups     int  // norm_num_groups
+	scaleShift bool // resnet_time_scale_shift == "scale_shift"
+	// skips is a stack of the channels of the residuals the down path pushes for the up
+	// path, which pops one per up resnet.
+	skips []int
+	errs  []string
+}
+
+func (b *planBuilder) bad(format string, args ...any) {
+	b.errs = append(b.errs, fmt.Sprintf(format, args...))
+}
+
+func (b *planBuilder) checkGroups(what string, ch, g int) {
+	if ch%g != 0 {
+		b.bad("%s: %d channels are not divisible by %d groups", what, ch, g)
+	}
+}
+
+// resnet plans a ResnetBlock2D, checking the group counts of its norm1 and norm2.
+func (b *planBuilder) resnet(prefix string, in, out int, outScale float64) resnetPlan {
+	b.checkGroups(prefix+".norm1", in, b.groups)
+	b.checkGroups(prefix+".norm2", out, b.groups)
+	return resnetPlan{prefix: prefix, in: in, out: out, groups: b.groups, eps: b.cfg.NormEps, outScale: outScale,
+		scaleShift: b.scaleShift, tembDim: b.p.tembDim, hasShortcut: in != out}
+}
+
+// attn plans an Attention block over ch channels; attnGroups 0 means no group_norm.
+func (b *planBuilder) attn(prefix string, ch, attnGroups int, rescale float64) attnPlan {
+	// UNet2DModel passes attention_head_dim, or the block's channels when it is null;
+	// the block builds Attention(ch, heads=ch // head_dim, dim_head=head_dim).
+	headDim := ch
+	if b.cfg.AttentionHeadDim != nil {
+		headDim = *b.cfg.AttentionHeadDim
+	}
+	heads := ch / headDim
+	if heads == 0 {
+		b.bad("%s: attention_head_dim %d is larger than the block's %d channels (0 heads)", prefix, headDim, ch)
+		heads = 1
+	}
+	if attnGroups > 0 {
+		b.checkGroups(prefix+".group_norm", ch, attnGroups)
+	}
+	return attnPlan{prefix: prefix, channels: ch, heads: heads, headDim: headDim, groups: attnGroups,
+		eps: b.cfg.NormEps, rescale: rescale}
+}
+
 // newPlan resolves the architecture. cfg must have passed the option checks of Validate.
 func newPlan(cfg Config) (*plan, error) {
-	var errs []string
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
-	groups := *cfg.NormNumGroups
 	boc := cfg.BlockOutChannels
+	b := &planBuilder{
+		cfg:        cfg,
+		p:          &plan{cfg: cfg, timeProjDim: boc[0], tembDim: cfg.TimeEmbedDim()},
+		groups:     *cfg.NormNumGroups,
+		scaleShift: cfg.ResnetTimeScaleShift == "scale_shift",
+	}
+	b.p.convIn = conv3("conv_in", cfg.InChannels, boc[0])
+	b.downBlocks()
+	b.midBlock()
+	b.upBlocks()
+	b.p.normOut = b.groups
+	b.checkGroups("conv_norm_out", boc[0], b.groups)
+	b.p.convOut = conv3("conv_out", boc[0], cfg.OutChannels)
+	if len(b.errs) > 0 {
+		return nil, fmt.Errorf("unet: inconsistent UNet2DModel config: %s", strings.Join(b.errs, "; "))
+	}
+	return b.p, nil
+}
+
+// downBlocks resolves the down blocks, pushing on skips the channels of conv_in's output
+// and of every resnet's and downsampler's output.
+func (b *planBuilder) downBlocks() {
+	cfg, boc := b.cfg, b.cfg.BlockOutChannels
 	n := len(boc)
-	p := &plan{cfg: cfg, timeProjDim: boc[0], tembDim: cfg.TimeEmbedDim()}
-	p.convIn = conv3("conv_in", cfg.InChannels, boc[0])
-	scaleShift := cfg.ResnetTimeScaleShift == "scale_shift"
-
-	checkGroups := func(what string, ch, g int) {
-		if ch%g != 0 {
-			bad("%s: %d channels are not divisible by %d groups", what, ch, g)
-		}
-	}
-	resnet := func(prefix string, in, out int, outScale float64) resnetPlan {
-		checkGroups(prefix+".norm1", in, groups)
-		checkGroups(prefix+".norm2", out, groups)
-		return resnetPlan{prefix: prefix, in: in, out: out, groups: groups, eps: cfg.NormEps, outScale: outScale,
-			scaleShift: scaleShift, tembDim: p.tembDim, hasShortcut: in != out}
-	}
-	attn := func(prefix string, ch, attnGroups int, rescale float64) attnPlan {
-		// UNet2DModel passes attention_head_dim, or the block's channels when it is null;
-		// the block builds Attention(ch, heads=ch // head_dim, dim_head=head_dim).
-		headDim := ch
-		if cfg.AttentionHeadDim != nil {
-			headDim = *cfg.AttentionHeadDim
-		}
-		heads := ch / headDim
-		if heads == 0 {
-			bad("%s: attention_head_dim %d is larger than the block's %d channels (0 heads)", prefix, headDim, ch)
-			heads = 1
-		}
-		if attnGroups > 0 {
-			checkGroups(prefix+".group_norm", ch, attnGroups)
-		}
-		return attnPlan{prefix: prefix, channels: ch, heads: heads, headDim: headDim, groups: attnGroups,
-			eps: cfg.NormEps, rescale: rescale}
-	}
-
-	// Down blocks; skips tracks the channels of the residuals pushed for the up path.
-	skips := []int{boc[0]}
+	b.skips = []int{boc[0]}
 	out := boc[0]
 	for i, bt := range cfg.DownBlockTypes {
 		in := out
@@ -129,51 +165,64 @@ func newPlan(cfg Config) (*plan, error) {
 			if j == 0 {
 				rin = in
 			}
-			d.resnets = append(d.resnets, resnet(fmt.Sprintf("down_blocks.%d.resnets.%d", i, j), rin, out, 1))
+			d.resnets = append(d.resnets, b.resnet(fmt.Sprintf("down_blocks.%d.resnets.%d", i, j), rin, out, 1))
 			if blockType(bt) == "AttnDownBlock2D" {
-				d.attns = append(d.attns, attn(fmt.Sprintf("down_blocks.%d.attentions.%d", i, j), out, groups, 1))
+				d.attns = append(d.attns, b.attn(fmt.Sprintf("down_blocks.%d.attentions.%d", i, j), out, b.groups, 1))
 			}
-			skips = append(skips, out)
+			b.skips = append(b.skips, out)
 		}
 		if !final {
-			pad := cfg.DownsamplePadding
-			c := convPlan{prefix: fmt.Sprintf("down_blocks.%d.downsamplers.0.conv", i), in: out, out: out, kernel: 3, stride: 2,
-				padding: [2][2]int{{pad, pad}, {pad, pad}}}
-			if pad == 0 {
-				// Downsample2D pads (0,1,0,1) (right and bottom) before a conv with no padding.
-				c.padding = [2][2]int{{0, 1}, {0, 1}}
-			}
-			d.downsample = &c
-			skips = append(skips, out)
-			p.numDown++
+			d.downsample = downsampler(fmt.Sprintf("down_blocks.%d.downsamplers.0.conv", i), out, cfg.DownsamplePadding)
+			b.skips = append(b.skips, out)
+			b.p.numDown++
 		}
-		p.downs = append(p.downs, d)
+		b.p.downs = append(b.p.downs, d)
 	}
+}
 
-	// Mid block: resnet, (attention, resnet)×1.
-	midCh := boc[n-1]
+// downsampler is Downsample2D's stride-2 3×3 conv.
+func downsampler(prefix string, ch, pad int) *convPlan {
+	c := convPlan{prefix: prefix, in: ch, out: ch, kernel: 3, stride: 2,
+		padding: [2][2]int{{pad, pad}, {pad, pad}}}
+	if pad == 0 {
+		// Downsample2D pads (0,1,0,1) (right and bottom) before a conv with no padding.
+		c.padding = [2][2]int{{0, 1}, {0, 1}}
+	}
+	return &c
+}
+
+// midBlock resolves the mid block: resnet, (attention, resnet)×1.
+func (b *planBuilder) midBlock() {
+	cfg := b.cfg
+	midCh := cfg.BlockOutChannels[len(cfg.BlockOutChannels)-1]
 	attnGroups := 0
 	if cfg.AttnNormNumGroups != nil {
 		attnGroups = *cfg.AttnNormNumGroups
-	} else if !scaleShift {
-		attnGroups = groups
+	} else if !b.scaleShift {
+		attnGroups = b.groups
 	}
 	s := cfg.MidBlockScaleFactor
-	p.mid.resnets = append(p.mid.resnets, resnet("mid_block.resnets.0", midCh, midCh, s))
+	mid := &b.p.mid
+	mid.resnets = append(mid.resnets, b.resnet("mid_block.resnets.0", midCh, midCh, s))
 	if cfg.AddAttention {
-		a := attn("mid_block.attentions.0", midCh, attnGroups, s)
-		p.mid.attns = append(p.mid.attns, &a)
+		a := b.attn("mid_block.attentions.0", midCh, attnGroups, s)
+		mid.attns = append(mid.attns, &a)
 	} else {
-		p.mid.attns = append(p.mid.attns, nil)
+		mid.attns = append(mid.attns, nil)
 	}
-	p.mid.resnets = append(p.mid.resnets, resnet("mid_block.resnets.1", midCh, midCh, s))
+	mid.resnets = append(mid.resnets, b.resnet("mid_block.resnets.1", midCh, midCh, s))
+}
 
-	// Up blocks.
+// upBlocks resolves the up blocks, whose resnets take the concatenation of the previous
+// output and a skip connection popped from skips; every skip must be consumed.
+func (b *planBuilder) upBlocks() {
+	cfg, boc := b.cfg, b.cfg.BlockOutChannels
+	n := len(boc)
 	rev := make([]int, n)
 	for i := range boc {
 		rev[i] = boc[n-1-i]
 	}
-	out = rev[0]
+	out := rev[0]
 	numLayers := cfg.LayersPerBlock + 1
 	for i, bt := range cfg.UpBlockTypes {
 		prev := out
@@ -191,36 +240,34 @@ func newPlan(cfg Config) (*plan, error) {
 				rin = prev
 			}
 			prefix := fmt.Sprintf("up_blocks.%d.resnets.%d", i, j)
-			if len(skips) == 0 {
-				bad("%s: no skip connection left (the down and up paths do not pair up)", prefix)
-			} else {
-				got := skips[len(skips)-1]
-				skips = skips[:len(skips)-1]
-				if got != resSkip {
-					bad("%s: its skip connection has %d channels, the block expects %d", prefix, got, resSkip)
-				}
-			}
-			u.resnets = append(u.resnets, resnet(prefix, rin+resSkip, out, 1))
+			b.popSkip(prefix, resSkip)
+			u.resnets = append(u.resnets, b.resnet(prefix, rin+resSkip, out, 1))
 			if blockType(bt) == "AttnUpBlock2D" {
-				u.attns = append(u.attns, attn(fmt.Sprintf("up_blocks.%d.attentions.%d", i, j), out, groups, 1))
+				u.attns = append(u.attns, b.attn(fmt.Sprintf("up_blocks.%d.attentions.%d", i, j), out, b.groups, 1))
 			}
 		}
 		if !final {
 			c := conv3(fmt.Sprintf("up_blocks.%d.upsamplers.0.conv", i), out, out)
 			u.upsample = &c
 		}
-		p.ups = append(p.ups, u)
+		b.p.ups = append(b.p.ups, u)
 	}
-	if len(skips) != 0 {
-		bad("%d skip connections of the down path are not consumed by the up path", len(skips))
+	if len(b.skips) != 0 {
+		b.bad("%d skip connections of the down path are not consumed by the up path", len(b.skips))
 	}
-	p.normOut = groups
-	checkGroups("conv_norm_out", boc[0], groups)
-	p.convOut = conv3("conv_out", boc[0], cfg.OutChannels)
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("unet: inconsistent UNet2DModel config: %s", strings.Join(errs, "; "))
+}
+
+// popSkip pops the skip connection of the up resnet prefix, which expects want channels.
+func (b *planBuilder) popSkip(prefix string, want int) {
+	if len(b.skips) == 0 {
+		b.bad("%s: no skip connection left (the down and up paths do not pair up)", prefix)
+		return
 	}
-	return p, nil
+	got := b.skips[len(b.skips)-1]
+	b.skips = b.skips[:len(b.skips)-1]
+	if got != want {
+		b.bad("%s: its skip connection has %d channels, the block expects %d", prefix, got, want)
+	}
 }
 
 // paramSpec is one tensor of the state dict.

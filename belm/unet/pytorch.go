@@ -59,12 +59,34 @@ func LoadPyTorch(filename string) (TensorMap, error) {
 		return nil, fmt.Errorf("unet: %s is not a zip-format PyTorch checkpoint (%v): re-save it with torch.save in PyTorch ≥ 1.6, or convert it to safetensors", filename, err)
 	}
 	defer zr.Close()
+	dataPkl, records, err := checkpointRecords(filename, zr)
+	if err != nil {
+		return nil, err
+	}
+	r, err := dataPkl.Open()
+	if err != nil {
+		return nil, fmt.Errorf("unet: %s: %w", filename, err)
+	}
+	defer r.Close()
+	u := pickle.NewUnpickler(io.LimitReader(r, 1<<30))
+	u.FindClass = findPickleGlobal
+	u.PersistentLoad = (&storageLoader{records: records, storages: map[string]pytorch.StorageInterface{}}).load
+	obj, err := u.Load()
+	if err != nil {
+		return nil, fmt.Errorf("unet: reading %s: %w", filename, err)
+	}
+	return stateDictTensors(filename, obj)
+}
+
+// checkpointRecords finds the archive's <archive>/data.pkl and its storage records
+// <archive>/data/<key>, by key.
+func checkpointRecords(filename string, zr *zip.ReadCloser) (*zip.File, map[string]*zip.File, error) {
 	records := map[string]*zip.File{}
 	var dataPkl *zip.File
 	for _, f := range zr.File {
 		dir, name := path.Split(f.Name)
 		if name == "constants.pkl" {
-			return nil, fmt.Errorf("unet: %s is a TorchScript archive, not a state dict: save model.state_dict() with torch.save", filename)
+			return nil, nil, fmt.Errorf("unet: %s is a TorchScript archive, not a state dict: save model.state_dict() with torch.save", filename)
 		}
 		if name == "data.pkl" && strings.Count(dir, "/") == 1 {
 			dataPkl = f
@@ -74,66 +96,75 @@ func LoadPyTorch(filename string) (TensorMap, error) {
 		}
 	}
 	if dataPkl == nil {
-		return nil, fmt.Errorf("unet: %s has no <archive>/data.pkl: it is not a PyTorch checkpoint", filename)
+		return nil, nil, fmt.Errorf("unet: %s has no <archive>/data.pkl: it is not a PyTorch checkpoint", filename)
 	}
-	r, err := dataPkl.Open()
-	if err != nil {
-		return nil, fmt.Errorf("unet: %s: %w", filename, err)
+	return dataPkl, records, nil
+}
+
+// findPickleGlobal is the unpickler's FindClass: it resolves the pickleGlobals and
+// refuses any other global.
+func findPickleGlobal(module, name string) (any, error) {
+	if mk, ok := pickleGlobals[module+"."+name]; ok {
+		return mk(), nil
 	}
-	defer r.Close()
-	storages := map[string]pytorch.StorageInterface{}
-	u := pickle.NewUnpickler(io.LimitReader(r, 1<<30))
-	u.FindClass = func(module, name string) (any, error) {
-		if mk, ok := pickleGlobals[module+"."+name]; ok {
-			return mk(), nil
-		}
-		allowed := []string{"collections.OrderedDict"}
-		for k := range pickleGlobals {
-			allowed = append(allowed, k)
-		}
-		slices.Sort(allowed)
-		return nil, fmt.Errorf("the pickle names the global %s.%s, which a tensor checkpoint never needs (allowed: %s); refusing to load it: get the model as safetensors, or from a source you trust",
-			module, name, strings.Join(allowed, ", "))
+	allowed := []string{"collections.OrderedDict"}
+	for k := range pickleGlobals {
+		allowed = append(allowed, k)
 	}
-	u.PersistentLoad = func(id any) (any, error) {
-		t, ok := id.(*types.Tuple)
-		if !ok || t.Len() != 5 {
-			return nil, fmt.Errorf("unexpected persistent id %v (want ('storage', class, key, location, size))", id)
-		}
-		kind, _ := t.Get(0).(string)
-		class, okC := t.Get(1).(pytorch.StorageClassInterface)
-		key, okK := t.Get(2).(string)
-		location, _ := t.Get(3).(string)
-		size, okS := t.Get(4).(int)
-		if kind != "storage" || !okC || !okK || !okS || size < 0 {
-			return nil, fmt.Errorf("unexpected persistent id %v", id)
-		}
-		if s, ok := storages[key]; ok {
-			return s, nil
-		}
-		rec, ok := records[key]
-		if !ok {
-			return nil, fmt.Errorf("storage %q is not in the archive", key)
-		}
-		if want := uint64(size) * uint64(storageElemSize(class)); rec.UncompressedSize64 != want {
-			return nil, fmt.Errorf("storage %q has %d bytes, but the pickle says %d elements (%d bytes)", key, rec.UncompressedSize64, size, want)
-		}
-		f, err := rec.Open()
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		s := class.New(size, location)
-		if err := s.SetFromFileWithSize(f, size); err != nil {
-			return nil, fmt.Errorf("reading storage %q: %w", key, err)
-		}
-		storages[key] = s
+	slices.Sort(allowed)
+	return nil, fmt.Errorf("the pickle names the global %s.%s, which a tensor checkpoint never needs (allowed: %s); refusing to load it: get the model as safetensors, or from a source you trust",
+		module, name, strings.Join(allowed, ", "))
+}
+
+// storageLoader resolves the pickle's persistent ids to storages read from the archive's
+// records, each once.
+type storageLoader struct {
+	records  map[string]*zip.File
+	storages map[string]pytorch.StorageInterface
+}
+
+// load is the unpickler's PersistentLoad. A persistent id is the tuple
+// ('storage', class, key, location, size); the record's size is checked against size
+// elements of class before the storage is allocated.
+func (l *storageLoader) load(id any) (any, error) {
+	t, ok := id.(*types.Tuple)
+	if !ok || t.Len() != 5 {
+		return nil, fmt.Errorf("unexpected persistent id %v (want ('storage', class, key, location, size))", id)
+	}
+	kind, _ := t.Get(0).(string)
+	class, okC := t.Get(1).(pytorch.StorageClassInterface)
+	key, okK := t.Get(2).(string)
+	location, _ := t.Get(3).(string)
+	size, okS := t.Get(4).(int)
+	if kind != "storage" || !okC || !okK || !okS || size < 0 {
+		return nil, fmt.Errorf("unexpected persistent id %v", id)
+	}
+	if s, ok := l.storages[key]; ok {
 		return s, nil
 	}
-	obj, err := u.Load()
-	if err != nil {
-		return nil, fmt.Errorf("unet: reading %s: %w", filename, err)
+	rec, ok := l.records[key]
+	if !ok {
+		return nil, fmt.Errorf("storage %q is not in the archive", key)
 	}
+	if want := uint64(size) * uint64(storageElemSize(class)); rec.UncompressedSize64 != want {
+		return nil, fmt.Errorf("storage %q has %d bytes, but the pickle says %d elements (%d bytes)", key, rec.UncompressedSize64, size, want)
+	}
+	f, err := rec.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	s := class.New(size, location)
+	if err := s.SetFromFileWithSize(f, size); err != nil {
+		return nil, fmt.Errorf("reading storage %q: %w", key, err)
+	}
+	l.storages[key] = s
+	return s, nil
+}
+
+// stateDictTensors converts the unpickled object, which must be a dict of tensors keyed
+// by name, to a TensorMap.
+func stateDictTensors(filename string, obj any) (TensorMap, error) {
 	entries, err := dictEntries(obj)
 	if err != nil {
 		return nil, fmt.Errorf("unet: %s: %w", filename, err)

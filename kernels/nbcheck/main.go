@@ -147,82 +147,101 @@ func Check(data []byte) (*Report, error) {
 		return nil, fmt.Errorf("nbformat %d not supported (want 4)", nb.NBFormat)
 	}
 	r := &Report{Cells: len(nb.Cells)}
-	var text strings.Builder
-	addText := func(s string) {
-		text.WriteString(s)
-		if !strings.HasSuffix(s, "\n") {
-			text.WriteByte('\n')
-		}
-	}
+	var text strings.Builder // the text outputs of all cells, which belm.expect's regexes search
 	for i := range nb.Cells {
-		c := &nb.Cells[i]
-		if c.CellType != "code" {
-			continue
+		if c := &nb.Cells[i]; c.CellType == "code" {
+			r.checkCell(i, c, &text)
 		}
-		r.CodeCells++
-		// nbclient skips code cells whose source is blank: they never get an execution_count.
-		if strings.TrimSpace(string(c.Source)) != "" {
-			if c.ExecutionCount == nil {
-				r.fail("%s did not run (no execution_count)", cellName(i, c))
-			} else {
-				r.Executed++
-			}
+	}
+	if nb.Metadata.Belm != nil {
+		r.checkExpects(nb.Metadata.Belm.Expect, text.String())
+	}
+	return r, nil
+}
+
+// addText appends one text output to text, ending it with a newline.
+func addText(text *strings.Builder, s string) {
+	text.WriteString(s)
+	if !strings.HasSuffix(s, "\n") {
+		text.WriteByte('\n')
+	}
+}
+
+// checkCell checks that code cell i ran and has no error output, counts its images and
+// appends its text outputs to text.
+func (r *Report) checkCell(i int, c *cell, text *strings.Builder) {
+	r.CodeCells++
+	// nbclient skips code cells whose source is blank: they never get an execution_count.
+	if strings.TrimSpace(string(c.Source)) != "" {
+		if c.ExecutionCount == nil {
+			r.fail("%s did not run (no execution_count)", cellName(i, c))
+		} else {
+			r.Executed++
 		}
-		var stderr strings.Builder // the cell's stderr: where a Go panic message lands
-		for _, o := range c.Outputs {
-			if o.OutputType == "stream" && o.Name == "stderr" {
-				stderr.WriteString(string(o.Text))
-			}
+	}
+	var stderr strings.Builder // the cell's stderr: where a Go panic message lands
+	for _, o := range c.Outputs {
+		if o.OutputType == "stream" && o.Name == "stderr" {
+			stderr.WriteString(string(o.Text))
 		}
-		for _, o := range c.Outputs {
-			switch o.OutputType {
-			case "error":
-				msg := strings.TrimSpace(o.Ename + ": " + o.Evalue)
-				if tb := strings.TrimSpace(ansi.ReplaceAllString(strings.Join(o.Traceback, "\n"), "")); tb != "" && !strings.Contains(msg, tb) {
-					if len(tb) > 400 {
-						tb = tb[:400] + "..."
+	}
+	for _, o := range c.Outputs {
+		switch o.OutputType {
+		case "error":
+			r.fail("%s has an error output: %s", cellName(i, c), errorMessage(&o, stderr.String()))
+		case "stream":
+			addText(text, string(o.Text))
+		case "display_data", "execute_result", "update_display_data":
+			for _, mime := range []string{"text/plain", "text/markdown"} {
+				if raw, ok := o.Data[mime]; ok {
+					var m multiline
+					if err := json.Unmarshal(raw, &m); err != nil {
+						r.fail("%s: bad %s output: %v", cellName(i, c), mime, err)
+						continue
 					}
-					msg += "\n      " + strings.ReplaceAll(tb, "\n", "\n      ")
+					addText(text, string(m))
 				}
-				if tail := lastLines(ansi.ReplaceAllString(stderr.String(), ""), 12); tail != "" {
-					msg += "\n      stderr:\n      " + strings.ReplaceAll(tail, "\n", "\n      ")
-				}
-				r.fail("%s has an error output: %s", cellName(i, c), msg)
-			case "stream":
-				addText(string(o.Text))
-			case "display_data", "execute_result", "update_display_data":
-				for _, mime := range []string{"text/plain", "text/markdown"} {
-					if raw, ok := o.Data[mime]; ok {
-						var m multiline
-						if err := json.Unmarshal(raw, &m); err != nil {
-							r.fail("%s: bad %s output: %v", cellName(i, c), mime, err)
-							continue
-						}
-						addText(string(m))
-					}
-				}
-				if isImage(o.Data) {
-					r.Images++
-				}
+			}
+			if isImage(o.Data) {
+				r.Images++
 			}
 		}
 	}
-	if nb.Metadata.Belm == nil || len(nb.Metadata.Belm.Expect) == 0 || string(nb.Metadata.Belm.Expect) == "null" {
-		return r, nil
+}
+
+// errorMessage describes an error output: its name and value, its traceback (when it
+// says more, shortened to 400 bytes) and the last lines of the cell's stderr.
+func errorMessage(o *output, stderr string) string {
+	msg := strings.TrimSpace(o.Ename + ": " + o.Evalue)
+	if tb := strings.TrimSpace(ansi.ReplaceAllString(strings.Join(o.Traceback, "\n"), "")); tb != "" && !strings.Contains(msg, tb) {
+		if len(tb) > 400 {
+			tb = tb[:400] + "..."
+		}
+		msg += "\n      " + strings.ReplaceAll(tb, "\n", "\n      ")
+	}
+	if tail := lastLines(ansi.ReplaceAllString(stderr, ""), 12); tail != "" {
+		msg += "\n      stderr:\n      " + strings.ReplaceAll(tail, "\n", "\n      ")
+	}
+	return msg
+}
+
+// checkExpects checks the entries of the metadata belm.expect (raw; absent or null: no
+// checks) against the notebook's text output.
+func (r *Report) checkExpects(raw json.RawMessage, text string) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return
 	}
 	var expects []Expect
-	dec := json.NewDecoder(bytes.NewReader(nb.Metadata.Belm.Expect))
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&expects); err != nil {
 		r.fail("metadata belm.expect: want a list of {regex, min, max, min_images, note}: %v", err)
-		return r, nil
+		return
 	}
 	r.Expects = len(expects)
-	all := text.String()
 	for k, e := range expects {
-		r.checkExpect(k, &e, all)
+		r.checkExpect(k, &e, text)
 	}
-	return r, nil
 }
 
 func (r *Report) checkExpect(k int, e *Expect, text string) {
