@@ -333,3 +333,20 @@ func (d *Dataset) fill(indices []int, pad int, set func(int, float64)) {
 		}
 	}
 }
+
+// First returns the first n images of a split from Dir(), as float64 values in [−1, 1]
+// (NCHW, 1×28×28 each): what a notebook or a test reconstructs or interpolates.
+func First(split Split, n int) ([]float64, error) {
+	d, err := Load(Dir(), split)
+	if err != nil {
+		return nil, err
+	}
+	if n < 1 || n > d.Len() {
+		return nil, fmt.Errorf("fashion-mnist: %d images asked of the %s split's %d", n, split, d.Len())
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return d.Float64(idx, 0), nil
+}

@@ -69,3 +69,21 @@ func TestModelsMatchTheData(t *testing.T) {
 		}
 	}
 }
+
+// First is the test split's first images in [−1, 1], the same values as the Dataset's, and
+// asks for a count the split has.
+func TestFirst(t *testing.T) {
+	ds := fashionmnisttest.Load(t, fashionmnist.Test)
+	x, err := fashionmnist.First(fashionmnist.Test, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := ds.Float64([]int{0, 1, 2}, 0); !slices.Equal(x, want) {
+		t.Errorf("First(test, 3) differs from the dataset's images 0–2")
+	}
+	for _, n := range []int{0, 10001} {
+		if _, err := fashionmnist.First(fashionmnist.Test, n); err == nil {
+			t.Errorf("First(test, %d): no error", n)
+		}
+	}
+}

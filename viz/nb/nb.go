@@ -1,5 +1,6 @@
-// Package nb holds what every notebook cell needs and nothing else: stopping a cell on an
-// error with one readable line, so that a notebook's setup cell is its imports and settings.
+// Package nb holds what every notebook cell needs: stopping a cell on an error with one
+// readable line, and showing a batch of images as a grid, so that a notebook's setup cell
+// is its imports and settings.
 //
 //	import . "github.com/belmlab/workbench/viz/nb"
 //	%%
@@ -15,6 +16,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/belmlab/workbench/viz"
 )
 
 // exit and stderr are replaced by the tests.
@@ -50,4 +53,20 @@ func Check(err error) {
 func fail(err error) {
 	fmt.Fprintf(stderr, "error: %v\n", err)
 	exit(1)
+}
+
+// ShowImages tiles images — flat NCHW values in [−1, 1], each of shape [C, H, W] — cols to a
+// row, with optional row labels, and shows the grid inline (nothing outside a notebook).
+func ShowImages(x []float64, shape []int, cols int, rowLabels ...string) error {
+	if len(shape) != 3 || shape[0]*shape[1]*shape[2] == 0 || len(x)%(shape[0]*shape[1]*shape[2]) != 0 {
+		return fmt.Errorf("ShowImages: %d values are not images of shape %v [C, H, W]", len(x), shape)
+	}
+	n := len(x) / (shape[0] * shape[1] * shape[2])
+	img, err := viz.ImageGrid(viz.Images{Data: x, Shape: [4]int{n, shape[0], shape[1], shape[2]}, Layout: viz.NCHW, Range: viz.MinusOneOne},
+		viz.GridOptions{Cols: cols, RowLabels: rowLabels})
+	if err != nil {
+		return err
+	}
+	viz.ShowImage(img)
+	return nil
 }

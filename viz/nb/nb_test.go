@@ -33,3 +33,19 @@ func TestMustReportsOnce(t *testing.T) {
 		t.Errorf("Check: %q", out.String())
 	}
 }
+
+// ShowImages refuses values that are not whole images of the shape, and shows nothing (no
+// error) outside a notebook.
+func TestShowImages(t *testing.T) {
+	if err := ShowImages(make([]float64, 2*3*4*4), []int{3, 4, 4}, 2, "row"); err != nil {
+		t.Errorf("two 3×4×4 images: %v", err)
+	}
+	for _, bad := range []struct {
+		n     int
+		shape []int
+	}{{10, []int{3, 4, 4}}, {48, []int{4, 4}}, {0, []int{0, 4, 4}}} {
+		if err := ShowImages(make([]float64, bad.n), bad.shape, 2); err == nil || !strings.Contains(err.Error(), "[C, H, W]") {
+			t.Errorf("%d values, shape %v: %v", bad.n, bad.shape, err)
+		}
+	}
+}
