@@ -83,6 +83,20 @@ func FinalLevel(s *Schedule) Level {
 	return s.Level(0)
 }
 
+// ForSchedule is DDIM as diffusers' DDIMScheduler runs it with s's configuration: when
+// sampling with clip_sample, x̂₀ clipped to ±clip_sample_range (DDIMPipeline; inversion and
+// reconstruction use the plain linear map, as the reference scripts do), and with
+// set_alpha_to_one false the last step landing on ᾱ₀ (FinalLevel) in both directions.
+func (d DDIM) ForSchedule(s *Schedule, sampling bool) Sampler {
+	if sampling && s.Config.ClipSample {
+		d.Clip = s.Config.ClipSampleRange
+	}
+	if final := FinalLevel(s); final != Clean {
+		d.Final = &final
+	}
+	return d
+}
+
 func (d DDIM) Name() string {
 	if d.Inversion == InvertDiffusers {
 		return ddimInverseDiffusersEntry.Name

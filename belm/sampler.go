@@ -49,6 +49,17 @@ type Multistep interface {
 	Relation(g *Grid, lo, w int, dir Direction) Relation
 }
 
+// ScheduleAware is a sampler whose steps depend on the scheduler configuration beyond the
+// grid: DDIM clips x̂₀ when clip_sample is set (sampling, as diffusers' DDIMPipeline does) and
+// ends on ᾱ₀ when set_alpha_to_one is false. Pipelines call ForSchedule on every sampler they
+// build, so no code outside the sampler files needs to know which samplers care.
+type ScheduleAware interface {
+	Sampler
+	// ForSchedule returns the sampler as the schedule's configuration asks, for sampling
+	// (sampling true) or for inversion and reconstruction.
+	ForSchedule(s *Schedule, sampling bool) Sampler
+}
+
 // ddimMap returns the coefficients of the DDIM/Euler map Φ_{from→to}(x, e) = a·x + c·e,
 // a = α_to/α_from, c = σ_to − σ_from·α_to/α_from; in x̄ form x̄_to = x̄_from + (σ̄_to − σ̄_from)·e.
 func ddimMap(from, to Level) (a, c float64) {

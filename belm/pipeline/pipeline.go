@@ -235,26 +235,21 @@ func (p *Pipeline) Grid(n int) (*belm.Grid, error) {
 	return p.Schedule.Grid(n)
 }
 
-// Sampler parses a --sampler_type name (belm.ParseSampler). With sampling true, ddim is
-// the DDIMPipeline's DDIM, which clips x̂₀ when the scheduler config says clip_sample (as
-// the reference CIFAR-10 / CelebA-HQ scripts sample); otherwise, for inversion and
-// reconstruction, DDIM is the plain linear map. When the scheduler config says
-// set_alpha_to_one false (Stable Diffusion 1.x ships it), DDIM's last step lands on ᾱ₀ =
-// alphas_cumprod[0] instead of the clean endpoint, in both directions, as diffusers does; the
-// BELM family keeps the reference's clean endpoint α = 1 (belm.DDIM.Final).
+// Sampler parses a --sampler_type name (belm.ParseSampler) and configures it for the
+// pipeline's scheduler (belm.ScheduleAware): with sampling true, ddim is the DDIMPipeline's
+// DDIM, which clips x̂₀ when the scheduler config says clip_sample (as the reference
+// CIFAR-10 / CelebA-HQ scripts sample); otherwise, for inversion and reconstruction, DDIM is
+// the plain linear map. When the scheduler config says set_alpha_to_one false (Stable
+// Diffusion 1.x ships it), DDIM's last step lands on ᾱ₀ = alphas_cumprod[0] instead of the
+// clean endpoint, in both directions, as diffusers does; the BELM family keeps the
+// reference's clean endpoint α = 1 (belm.DDIM.Final).
 func (p *Pipeline) Sampler(name string, o belm.SamplerOptions, sampling bool) (belm.Sampler, error) {
 	s, err := belm.ParseSampler(name, o)
 	if err != nil {
 		return nil, err
 	}
-	if d, ok := s.(belm.DDIM); ok {
-		if sampling && p.Scheduler.ClipSample {
-			d.Clip = p.Scheduler.ClipSampleRange
-		}
-		if final := belm.FinalLevel(p.Schedule); final != belm.Clean {
-			d.Final = &final // set_alpha_to_one false: DDIM ends on ᾱ₀, as diffusers' DDIMScheduler
-		}
-		return d, nil
+	if a, ok := s.(belm.ScheduleAware); ok {
+		return a.ForSchedule(p.Schedule, sampling), nil
 	}
 	return s, nil
 }

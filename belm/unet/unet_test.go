@@ -104,32 +104,22 @@ func runDebug(tb testing.TB, u *UNet, dt dtypes.DType, x []float64, xShape []int
 	return res
 }
 
+// toTensor and fromTensor are belm.NewTensor and belm.Values for tests (valid shapes only).
 func toTensor(dt dtypes.DType, v []float64, dims ...int) *tensors.Tensor {
-	if dt == dtypes.Float64 {
-		return tensors.FromFlatDataAndDimensions(v, dims...)
+	t, err := belm.NewTensor(v, dt, dims...)
+	if err != nil {
+		panic(err)
 	}
-	v32 := make([]float32, len(v))
-	for i, x := range v {
-		v32[i] = float32(x)
-	}
-	return tensors.FromFlatDataAndDimensions(v32, dims...)
+	return t
 }
 
 func fromTensor(tb testing.TB, t *tensors.Tensor) []float64 {
 	tb.Helper()
-	switch t.DType() {
-	case dtypes.Float64:
-		return tensors.MustCopyFlatData[float64](t)
-	case dtypes.Float32:
-		v := tensors.MustCopyFlatData[float32](t)
-		out := make([]float64, len(v))
-		for i, x := range v {
-			out[i] = float64(x)
-		}
-		return out
+	v, err := belm.Values(t)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	tb.Fatalf("unexpected dtype %s", t.DType())
-	return nil
+	return v
 }
 
 func maxAbsDiff(tb testing.TB, got, want []float64) float64 {

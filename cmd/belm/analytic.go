@@ -21,7 +21,7 @@ func runCoeffs(args []string) error {
 	var sf scheduleFlags
 	sf.register(fs, "scaled_linear", "linspace")
 	n := fs.Int("num_inference_steps", 10, between(1, 1000), "number of steps N")
-	sampler := fs.NonEmpty("sampler_type", "belm", "ddim | edict | bdia | belm | belmK")
+	sampler := fs.NonEmpty("sampler_type", "belm", "one of: "+registeredSamplers())
 	var gamma, p float64
 	samplerOptionFlags(fs, &gamma, &p, belm.DefaultSamplerOptions)
 	format := fs.formatFlag("output format")

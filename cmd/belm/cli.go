@@ -26,6 +26,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/belmlab/workbench/belm"
 )
 
 // usageError is a mistake in the command line (exit status 2).
@@ -359,4 +361,21 @@ func bytesString(b float64) string {
 		i++
 	}
 	return fmt.Sprintf("%.3g %s", b, units[i])
+}
+
+// registeredSamplers lists the registered samplers for help texts, from the registry (a family by
+// its pattern, e.g. belmK), so a new sampler shows up without editing the commands.
+func registeredSamplers() string {
+	var names []string
+	for _, e := range belm.Samplers() {
+		n := e.Name
+		switch {
+		case e.Family != "":
+			n = e.Family // its label names one member
+		case e.Label != "" && !strings.EqualFold(e.Label, n):
+			n += " [" + e.Label + "]"
+		}
+		names = append(names, n)
+	}
+	return strings.Join(names, ", ")
 }

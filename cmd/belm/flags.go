@@ -106,7 +106,7 @@ func (c *commonFlags) register(fs *flagSet, defSamplers, defSteps string, minSte
 	c.dtype = dtypeFlag(fs, "float64", "")
 	fs.StringVar(&c.backend, "backend", "", "GoMLX backend: go | onnx | xla (default $GOMLX_BACKEND or go)")
 	samplerOptionFlags(fs, &c.gamma, &c.p, belm.DefaultSamplerOptions)
-	c.samplerType = fs.NonEmpty("sampler_type", defSamplers, "comma-separated: ddim, edict, bdia, belm (O-BELM), belmK (k-step BELM)")
+	c.samplerType = fs.NonEmpty("sampler_type", defSamplers, "comma-separated, of: "+registeredSamplers())
 	c.format = fs.formatFlag("output format")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress bar")
 	fs.check(func() error {

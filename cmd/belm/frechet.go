@@ -68,7 +68,7 @@ type frechetFlags struct {
 func (f *frechetFlags) register(fs *flagSet) {
 	// Table 3's settings (CIFAR-10), chosen there at 10 steps, on the model trained here.
 	f.mf.register(fs, modelDefaults{"data/fashion-mnist", "float32", belm.SamplerOptions{BDIAGamma: 0.1, EDICTP: 0.97}})
-	f.samplers = fs.NonEmpty("sampler_type", "ddim,edict,bdia,belm", "comma-separated samplers")
+	f.samplers = fs.NonEmpty("sampler_type", "ddim,edict,bdia,belm", "comma-separated, of: "+registeredSamplers())
 	f.steps = fs.Ints("num_inference_steps", "10,20,50,100", between(1, 1000), 1, "comma-separated step counts N")
 	f.num = fs.Int("num_samples", 5000, between(2, 1<<24), "samples per sampler and N")
 	f.batch = fs.Int("batch_size", 250, between(1, 1<<20), "images per batch; batch k uses the noise of seed+k for every sampler and N")

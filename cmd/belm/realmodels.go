@@ -135,7 +135,7 @@ func runSample(args []string) error {
 	fs := newFlagSet("sample")
 	var mf modelFlags
 	mf.register(fs, defaultModel)
-	sampler := fs.NonEmpty("sampler_type", "belm", "ddim | edict | bdia | belm (O-BELM) | belmK")
+	sampler := fs.NonEmpty("sampler_type", "belm", "one of: "+registeredSamplers())
 	n := fs.Int("num_inference_steps", 20, between(1, 1000), "number of steps N")
 	batch := fs.Int("batch_size", 16, between(1, 1<<20), "images per batch (reference: 1024 for CIFAR-10, 128 for CelebA-HQ)")
 	testNum := fs.Int("test_num", 1, between(1, 1<<30), "number of batches, one per seed (reference: 1000)")

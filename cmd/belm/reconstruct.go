@@ -49,7 +49,7 @@ type reconFlags struct {
 
 func (f *reconFlags) register(fs *flagSet) {
 	f.mf.register(fs, defaultModel)
-	f.samplers = fs.NonEmpty("sampler_type", "ddim,edict,bdia,belm", "comma-separated samplers")
+	f.samplers = fs.NonEmpty("sampler_type", "ddim,edict,bdia,belm", "comma-separated, of: "+registeredSamplers())
 	f.steps = fs.Ints("num_inference_steps", "10,20", between(1, 1000), 1, "comma-separated step counts N")
 	f.src.register(fs, "the images to reconstruct")
 	f.testNum = fs.Int("test_num", 100, between(1, 1<<30), "at most this many images")
