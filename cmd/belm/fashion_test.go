@@ -102,7 +102,7 @@ func TestFrechetCommand(t *testing.T) {
 	needFashionMNIST(t)
 	out := filepath.Join(t.TempDir(), "fd")
 	args := []string{"--model_id", fashionModel, "--classifier", fashionClassifier, "--num_samples", "21", "--batch_size", "7", "--num_reference", "300",
-		"--sampler_type", "ddim,belm", "--num_inference_steps", "5", "--grid_size", "4", "--format", "json", "--quiet"}
+		"--sampler_type", "ddim,belm", "--num_inference_steps", "3", "--grid_size", "4", "--format", "json", "--quiet"}
 	js := capture(t, func() error { return runFrechet(append(args, "--save_dir", out)) })
 	var res struct {
 		Gamma float64 `json:"bdia_gamma"`
@@ -182,8 +182,8 @@ func TestFrechetCommand(t *testing.T) {
 		}
 		t.Logf("%s: Fréchet distance, whole run %.12g, 3 shards merged %.12g", res.Results[i].Sampler, res.Results[i].FD, r.FD)
 	}
-	a, _ := os.ReadFile(filepath.Join(out, "samples_belm_N5.png"))
-	b, _ := os.ReadFile(filepath.Join(merged, "samples_belm_N5.png"))
+	a, _ := os.ReadFile(filepath.Join(out, "samples_belm_N3.png"))
+	b, _ := os.ReadFile(filepath.Join(merged, "samples_belm_N3.png"))
 	if len(a) == 0 || string(a) != string(b) {
 		t.Error("the merged grid differs from the whole run's")
 	}
@@ -196,7 +196,7 @@ type frechetWant struct {
 }
 
 // frechetByHand computes TestFrechetCommand's numbers without package study: samples of the
-// shipped model (float32, N = 5, seeds 1–3, batches of 7), the classifier's features of all
+// shipped model (float32, N = 3, seeds 1–3, batches of 7), the classifier's features of all
 // of them at once, Fréchet distances to the first 300 test images; and the same for the
 // first 21 training images (the floor) and 21 images of uniform noise.
 func frechetByHand(t *testing.T, samplers []string) frechetWant {
@@ -238,7 +238,7 @@ func frechetByHand(t *testing.T, samplers []string) frechetWant {
 		}
 		var x []float64
 		for k := range 3 {
-			v, err := p.Sample(s, 5, pipeline.Noise(1+uint64(k), p.Size(7)), 7)
+			v, err := p.Sample(s, 3, pipeline.Noise(1+uint64(k), p.Size(7)), 7)
 			if err != nil {
 				t.Fatal(err)
 			}
