@@ -6,7 +6,7 @@ OUT   ?= out
 # (BENCHMARKS.md). Every test passes with and without it; `make GOEXPERIMENT=` builds without.
 export GOEXPERIMENT ?= simd
 
-.PHONY: all data figures test test-go test-onnx test-notebooks test-xla notebook vet vet-xla bench bench-pytorch kernel onnxruntime fuzz clean
+.PHONY: all data figures test test-go test-onnx test-notebooks notebooks-executed test-browser test-xla notebook vet vet-xla bench bench-pytorch kernel onnxruntime fuzz clean
 
 all: figures
 
@@ -16,7 +16,7 @@ figures:
 
 ## test: every test — go vet, the Go tests, the onnx-backend agreement tests, then the notebooks
 ## executed by a real Jupyter kernel
-test: vet vet-xla data test-go test-onnx test-notebooks
+test: vet vet-xla data test-go test-onnx test-notebooks test-browser
 
 ## data: Debian's Fashion-MNIST (/usr/share/datasets/fashion-mnist), for the data loader's tests and `belm train`
 data:
@@ -50,11 +50,35 @@ test-onnx: onnxruntime
 ## test-notebooks: install Jupyter + the GoNB kernel (idempotent) and execute every notebook headless.
 ## The tests' kernel spec lives in kernels/.jupyter, so a test run in another checkout (CI's clone)
 ## never re-points the user's "BELM (Go)" kernel.
-NB_JUPYTER := JUPYTER_DATA_DIR=$(CURDIR)/kernels/.jupyter
+NB_JUPYTER := JUPYTER_DATA_DIR=$(CURDIR)/kernels/.jupyter BELM_EDITOR_CONFIG=0
 test-notebooks:
 	$(NB_JUPYTER) bash kernels/install-kernel.sh
 	/usr/bin/python3 kernels/nbstrip.py --check notebooks/*.ipynb
 	$(NB_JUPYTER) bash kernels/run-notebooks.sh $(OUT)/notebooks
+	$(GO) run ./kernels/nbcheck -current notebooks/executed notebooks
+
+## notebooks-executed: execute every notebook headless and keep the executed copies, with their figures, in
+## notebooks/executed/ (committed, unstripped: a reader of the repository sees each notebook with its results);
+## `make test` checks that they are current (same cells as the notebooks). NOTEBOOKS=notebooks/NAME.ipynb...:
+## only those. The copies are replaced only when every notebook ran and passed nbcheck.
+NOTEBOOKS ?=
+notebooks-executed:
+	$(NB_JUPYTER) bash kernels/install-kernel.sh
+	rm -rf $(OUT)/notebooks-executed
+	$(NB_JUPYTER) bash kernels/run-notebooks.sh $(OUT)/notebooks-executed $(NOTEBOOKS)
+	mkdir -p notebooks/executed
+	$(if $(NOTEBOOKS),,rm -f notebooks/executed/*.ipynb)
+	cp $(OUT)/notebooks-executed/*.ipynb notebooks/executed/
+	$(GO) run ./kernels/nbcheck -current notebooks/executed notebooks $(if $(NOTEBOOKS),|| echo "(regenerated only $(NOTEBOOKS))")
+	@ls -l notebooks/executed/*.ipynb
+
+## test-browser: one notebook in a real Jupyter Notebook page (Debian's server, random port + token, a temp copy)
+## in Debian's headless Chromium (installed if missing), driven by kernels/tools/nbbrowser (chromedp): Cell → Run All,
+## then the figures rendered, no cell shows an error, every cell ran. Screenshot + the page's notebook in $(OUT)/browser
+BROWSER_NB ?= notebooks/01_lte_derivation.ipynb
+test-browser:
+	$(NB_JUPYTER) bash kernels/install-kernel.sh
+	$(NB_JUPYTER) bash kernels/browser-test.sh $(BROWSER_NB) $(OUT)/browser
 
 ## notebook: the notebooks in Jupyter, as root or as a user, on this machine or a remote one: the server
 ## listens on $(NB_IP):$(NB_PORT) and prints the URL with its token (remote: `ssh -L 8888:127.0.0.1:8888 HOST`,

@@ -16,10 +16,14 @@ type CoeffRow struct {
 	Names []string           `json:"-"` // the coefficient names in display order
 }
 
+// CoeffTable is the table CoefficientTable returns: a sampling pass, then an inversion.
+// Its String is an aligned text table, as `belm coeffs` prints it; its JSON is the list of rows.
+type CoeffTable []CoeffRow
+
 // CoefficientTable lists the steps of a sampling pass from noise (x_N alone) and of a full
 // inversion over g, with each step's coefficients computed exactly as the runner uses them.
-func CoefficientTable(s Sampler, g *Grid) ([]CoeffRow, error) {
-	var rows []CoeffRow
+func CoefficientTable(s Sampler, g *Grid) (CoeffTable, error) {
+	var rows CoeffTable
 	n := g.N()
 	tOf := func(l int) float64 {
 		if g.Levels[l] == Clean {

@@ -13,9 +13,16 @@
 #                 github.com/belmlab/workbench (and its pinned dependencies) from this checkout.
 #      Both kernel specs put kernels/.bin and Go's bin dir first on PATH, so goimports (and the go shim)
 #      are found at kernel run time without the user editing PATH.
+#   4. Editor settings for Go cells in Jupyter Notebook 6, in the user's Jupyter config dir (~/.jupyter, or
+#      $JUPYTER_CONFIG_DIR): nbconfig/notebook.json gets CodeCell cm_config lineWrapping, indentUnit 4,
+#      tabSize 4, indentWithTabs (merged: other keys, and values the user set, are kept), and
+#      custom/custom.css a marked block that hides the "——→" picture Notebook 6 draws on every tab.
+#   5. The notebooks' git filter (nbstrip) in this clone's .git/config.
 #
-# Environment: BELM_BIN_DIR (default kernels/.bin), JUPYTER_DATA_DIR (Jupyter's own), FORCE=1 (rebuild +
-# reinstall everything), BELM_SKIP_APT=1 (do not touch Debian packages; Jupyter must already be there).
+# Environment: BELM_BIN_DIR (default kernels/.bin), JUPYTER_DATA_DIR and JUPYTER_CONFIG_DIR (Jupyter's own),
+# FORCE=1 (rebuild + reinstall everything; the editor settings replace the user's values),
+# BELM_SKIP_APT=1 (do not touch Debian packages; Jupyter must already be there), BELM_EDITOR_CONFIG=0
+# (leave the editor settings alone).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
@@ -151,7 +158,93 @@ else
   PYTHONWARNINGS=ignore::DeprecationWarning "$py" -m jupyter_client.kernelspecapp install --user --name belm-go "$tmp/belm-go" 2>&1 | sed 's/^/    /'
 fi
 
-# ---------------------------------------------------------------- 4. the notebooks' git filter
+# ---------------------------------------------------------------- 4. editor settings (Notebook 6)
+# Jupyter Notebook 6 (Debian's jupyter-notebook 6.4.12, CodeMirror 5) draws a "——→" picture on every tab
+# of Go code and scrolls long lines sideways. Its code cells take CodeMirror options from
+# nbconfig/notebook.json {"CodeCell": {"cm_config": {...}}}, merged over CodeCell.options_default when a
+# cell is created. The arrow is a background image that its style.min.css puts on
+# `.cm-s-ipython span.cm-tab` (CodeMirror wraps each tab in that span; no option changes it), so
+# custom/custom.css, which every Notebook 6 page loads after style.min.css, turns it off. Both live in
+# the user's config dir, as `jupyter --config-dir` gives it ($JUPYTER_CONFIG_DIR, else ~/.jupyter, for
+# root too). JupyterLab and Notebook 7 read neither.
+say "editor settings for Go cells (Jupyter Notebook 6)"
+config_dir="$(/usr/bin/jupyter --config-dir)"
+if [[ "${BELM_EDITOR_CONFIG:-1}" == 0 ]]; then
+  info "skipped (BELM_EDITOR_CONFIG=0)"
+else
+  "$py" - "$config_dir" "$force" <<'EOF' | sed 's/^/    /' || info "could not write the editor settings (see above); the kernels work without them"
+import json, os, sys, tempfile
+
+config_dir, force = sys.argv[1], sys.argv[2] == "1"
+WANT = {"lineWrapping": True, "indentUnit": 4, "tabSize": 4, "indentWithTabs": True}
+BEGIN = "/* belm-workbench editor settings (kernels/install-kernel.sh): begin */"
+END = "/* belm-workbench editor settings: end */"
+CSS = BEGIN + """
+/* Go indents with tabs: no "——→" picture on each tab (Notebook 6's style.min.css draws one). */
+.CodeMirror.cm-s-ipython span.cm-tab { background: none; }
+""" + END
+
+
+def write(path, text):
+    """Writes text to path atomically: a temporary file in the same folder, then a rename."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+# nbconfig/notebook.json: our four options, merged into what is there.
+nb_json = os.path.join(config_dir, "nbconfig", "notebook.json")
+data = {}
+if os.path.exists(nb_json):
+    try:
+        with open(nb_json, encoding="utf-8") as f:
+            data = json.load(f)
+    except ValueError as e:
+        print(f"{nb_json} is not JSON ({e}): left as it is")
+        data = None
+    if data is not None and not isinstance(data, dict):
+        print(f"{nb_json} is not a JSON object: left as it is")
+        data = None
+if data is not None:
+    cell = data.setdefault("CodeCell", {})
+    cm = cell.setdefault("cm_config", {}) if isinstance(cell, dict) else None
+    if not isinstance(cm, dict):
+        print(f"{nb_json}: CodeCell.cm_config is not an object: left as it is")
+    else:
+        changed = []
+        for k, v in WANT.items():
+            if k not in cm or (force and cm[k] != v):
+                cm[k] = v
+                changed.append(k)
+            elif cm[k] != v:
+                print(f"kept your CodeCell cm_config {k} = {json.dumps(cm[k])} (ours: {json.dumps(v)}; FORCE=1 sets ours)")
+        if changed:
+            write(nb_json, json.dumps(data, indent=2, sort_keys=True) + "\n")
+            print(f"set CodeCell cm_config {', '.join(changed)} in {nb_json}")
+        else:
+            print(f"up to date: {nb_json}")
+
+# custom/custom.css: our block, between its markers, replaced in place or appended.
+css = os.path.join(config_dir, "custom", "custom.css")
+old = open(css, encoding="utf-8").read() if os.path.exists(css) else ""
+b = old.find(BEGIN)
+e = old.find(END, b) if b >= 0 else -1
+if b >= 0 and e >= 0:
+    new = old[:b] + CSS + old[e + len(END):]
+else:
+    new = old + ("\n" if old and not old.endswith("\n") else "") + CSS + "\n"
+if new != old:
+    write(css, new)
+    print(f"wrote the tab style into {css}")
+else:
+    print(f"up to date: {css}")
+EOF
+fi
+
+# ---------------------------------------------------------------- 5. the notebooks' git filter
 # .gitattributes sends notebooks/*.ipynb through the `nbstrip` filter; a filter is per clone, so
 # register it here: saving a notebook in Jupyter (outputs, execution counts, key order) then leaves
 # `git status` clean, and `git add` commits only what was typed (kernels/nbstrip.py).
@@ -170,6 +263,7 @@ info "jupyter:    /usr/bin/jupyter (nbconvert $(/usr/bin/jupyter nbconvert --ver
 info "gonb:       $gonb ($("$gonb" -V 2>/dev/null | head -1))"
 info "goimports:  $bin_dir/goimports"
 info "kernels:    $kernels_dir/gonb, $kernels_dir/belm-go"
+[[ "${BELM_EDITOR_CONFIG:-1}" == 0 ]] || info "editor:     $config_dir/nbconfig/notebook.json, $config_dir/custom/custom.css"
 "$py" -m jupyter_client.kernelspecapp list 2>/dev/null | sed 's/^/    /'
 info "run notebooks headless: bash kernels/run-notebooks.sh OUTDIR [NOTEBOOK...]"
 info "interactive:            make notebook (Jupyter on 127.0.0.1:8888, kernel \"BELM (Go)\"; README: remote use)"

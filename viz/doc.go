@@ -50,7 +50,9 @@
 // Text uses Liberation Sans, built into gonum/plot; σ̄ and x̂ are written
 // with combining marks, which viz places over their letter in PNGs (SVG
 // viewers shape text themselves). Liberation has no subscript minus/plus or
-// superscript minus, so indices are written x_{i+1} and exponents 1e−16.
+// superscript minus, so viz draws subscripts itself: x_{i+1}, a single-letter x_i at
+// the end of a word, and Unicode subscripts (xᵢ₋₁) come out lowered and smaller in
+// PNG and SVG alike; exponents are written 1e−16.
 //
 // To look at every figure with made-up data:
 //

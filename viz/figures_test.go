@@ -105,7 +105,7 @@ func allFigures() []figure {
 			return Trajectories(trajectories(), Density{Points: dataPoints(), Func: mixture}, Options{})
 		}, []string{"DDIM", "O-BELM", "inversion x₀ → noise", "reconstruction x̂₀"}, []string{"ddim", "belm"}},
 		{"coefficients", func() (*plot.Plot, error) { return CoefficientPlot(oBELMCoefficients(), Options{}) },
-			[]string{"A  (of x_{i+1})", "C  (of ε)", "step i", "coefficient"}, nil},
+			[]string{"A  (of x", "C  (of ε)", "step i", "coefficient"}, nil},
 	}
 }
 

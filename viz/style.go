@@ -3,10 +3,12 @@ package viz
 import (
 	"image/color"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
 
+	"golang.org/x/image/font/sfnt"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
@@ -235,16 +237,206 @@ func (l *sideLegend) GlyphBoxes(*plot.Plot) []plot.GlyphBox {
 }
 
 // markHandler is text.Plain that draws combining marks (the macron of σ̄,
-// the hat of x̂) centred over the preceding letter. gonum/plot's raster
-// text has no shaping, so without this a combining mark lands between two
-// letters. SVG output is left alone: the viewer shapes it.
+// the hat of x̂) centred over the preceding letter, and subscripts small and
+// lowered. gonum/plot's raster text has no shaping, so without this a
+// combining mark lands between two letters; SVG output is left to the
+// viewer for marks. Subscripts are drawn by the handler in PNG and SVG alike
+// (see segments): Liberation Sans lacks most subscript characters (₋ ₊ ₍ ₎ ₙ …),
+// so a title reads xᵢ₋₁ whether it is written x_{i−1} or xᵢ₋₁.
 type markHandler struct{ text.Plain }
+
+// Subscripts are drawn at subScale of the font size, their baseline subDrop
+// (of the font size) below the text's.
+const (
+	subScale = 0.7
+	subDrop  = 0.2
+)
+
+// segment is a piece of a line of text: plain, or a subscript (its characters
+// at full size: "i−1" for ᵢ₋₁).
+type segment struct {
+	text string
+	sub  bool
+}
+
+// segments splits a line at its subscripts, written in a figure's texts as
+//
+//	x_{i−1}  TeX's braces: everything up to the closing brace (a hyphen becomes −)
+//	x_i      TeX's single character: "_" after a character and before one letter or digit
+//	         that ends a word (so scaled_linear and squaredcos_cap_v2 stay as they are)
+//	xᵢ₋₁     Unicode subscript characters, except digits the face has (Liberation's ₀…₉,
+//	         as in x̂₀, are left to the font; its ᵢ is not, as it sits higher than a drawn ₋₁)
+//
+// It returns nil when the line has none.
+func segments(line string, face font.Face) []segment {
+	rs := []rune(line)
+	var segs []segment
+	plain := 0 // start of the pending plain text
+	found := false
+	add := func(text string, sub bool) {
+		if n := len(segs); n > 0 && segs[n-1].sub == sub {
+			segs[n-1].text += text
+			return
+		}
+		segs = append(segs, segment{text, sub})
+	}
+	flush := func(end int) {
+		if end > plain {
+			add(string(rs[plain:end]), false)
+		}
+	}
+	isWord := func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+	for i := 0; i < len(rs); {
+		switch {
+		case rs[i] == '_' && i > 0 && rs[i-1] != ' ' && i+1 < len(rs) && rs[i+1] == '{':
+			end := slices.Index(rs[i+2:], '}')
+			if end < 0 {
+				i++
+				continue
+			}
+			flush(i)
+			add(strings.ReplaceAll(string(rs[i+2:i+2+end]), "-", "−"), true)
+			i += 2 + end + 1
+			plain, found = i, true
+		case rs[i] == '_' && i > 0 && rs[i-1] != ' ' && i+1 < len(rs) && isWord(rs[i+1]) && (i+2 == len(rs) || !isWord(rs[i+2])):
+			flush(i)
+			add(string(rs[i+1]), true)
+			i += 2
+			plain, found = i, true
+		case subscriptBase[rs[i]] != 0:
+			j := i
+			for j < len(rs) && subscriptBase[rs[j]] != 0 {
+				j++
+			}
+			if digitsOnly(rs[i:j]) && hasGlyphs(face, rs[i:j]) {
+				i = j
+				continue
+			}
+			flush(i)
+			base := make([]rune, j-i)
+			for k, r := range rs[i:j] {
+				base[k] = subscriptBase[r]
+			}
+			add(string(base), true)
+			i = j
+			plain, found = i, true
+		default:
+			i++
+		}
+	}
+	if !found {
+		return nil
+	}
+	flush(len(rs))
+	return segs
+}
+
+func digitsOnly(rs []rune) bool {
+	for _, r := range rs {
+		if r < '₀' || r > '₉' {
+			return false
+		}
+	}
+	return true
+}
+
+// hasGlyphs reports whether face has a glyph for every rune of rs.
+func hasGlyphs(face font.Face, rs []rune) bool {
+	if face.Face == nil {
+		return false
+	}
+	var buf sfnt.Buffer
+	for _, r := range rs {
+		if i, err := face.Face.GlyphIndex(&buf, r); err != nil || i == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// subscriptBase maps Unicode's subscript characters to the characters they lower.
+var subscriptBase = map[rune]rune{
+	'₀': '0', '₁': '1', '₂': '2', '₃': '3', '₄': '4', '₅': '5', '₆': '6', '₇': '7', '₈': '8', '₉': '9',
+	'₊': '+', '₋': '−', '₌': '=', '₍': '(', '₎': ')',
+	'ₐ': 'a', 'ₑ': 'e', 'ₒ': 'o', 'ₓ': 'x', 'ₔ': 'ə', 'ₕ': 'h', 'ₖ': 'k', 'ₗ': 'l', 'ₘ': 'm', 'ₙ': 'n',
+	'ₚ': 'p', 'ₛ': 's', 'ₜ': 't', 'ᵢ': 'i', 'ᵣ': 'r', 'ᵤ': 'u', 'ᵥ': 'v', 'ⱼ': 'j',
+	'ᵦ': 'β', 'ᵧ': 'γ', 'ᵨ': 'ρ', 'ᵩ': 'φ', 'ᵪ': 'χ',
+}
+
+// faces returns the text's face and its subscripts' face.
+func (h markHandler) faces(fnt font.Font) (face, sub font.Face) {
+	return h.Fonts.Lookup(fnt, fnt.Size), h.Fonts.Lookup(fnt, fnt.Size*subScale)
+}
+
+// width is the width of a line drawn as segs.
+func width(segs []segment, face, sub font.Face) vg.Length {
+	var w vg.Length
+	for _, s := range segs {
+		if s.sub {
+			w += sub.Width(s.text)
+		} else {
+			w += face.Width(s.text)
+		}
+	}
+	return w
+}
+
+// Box is text.Plain's, measuring subscripts at their size; a line with
+// subscripts reaches down to the subscripts' descent.
+func (h markHandler) Box(txt string, fnt font.Font) (w, ht, depth vg.Length) {
+	face, sub := h.faces(fnt)
+	segs := segments(txt, face)
+	if segs == nil {
+		return h.Plain.Box(txt, fnt)
+	}
+	ext := face.Extents()
+	return width(segs, face, sub), ext.Ascent, max(ext.Descent, fnt.Size*subDrop+sub.Extents().Descent)
+}
 
 func (h markHandler) Draw(c vg.Canvas, txt string, sty text.Style, pt vg.Point) {
 	if strings.IndexFunc(txt, isMark) >= 0 && !isSVG(c) {
 		c = markCanvas{c}
 	}
-	h.Plain.Draw(c, txt, sty, pt)
+	face, sub := h.faces(sty.Font)
+	txt = strings.TrimRight(txt, "\n")
+	lines := h.Lines(txt)
+	segs := make([][]segment, len(lines))
+	found := false
+	for i, line := range lines {
+		segs[i] = segments(line, face)
+		found = found || segs[i] != nil
+	}
+	if !found {
+		h.Plain.Draw(c, txt, sty, pt)
+		return
+	}
+	// text.Plain.Draw, with each line drawn (and measured) segment by segment.
+	c.SetColor(sty.Color)
+	if sty.Rotation != 0 {
+		c.Push()
+		c.Rotate(sty.Rotation)
+		defer c.Pop()
+	}
+	sin64, cos64 := math.Sincos(sty.Rotation)
+	cos, sin := vg.Length(cos64), vg.Length(sin64)
+	pt.X, pt.Y = pt.Y*sin+pt.X*cos, pt.Y*cos-pt.X*sin
+	pt.Y += sty.Height(txt)*vg.Length(sty.YAlign) - face.Extents().Ascent
+	for i, line := range lines {
+		ls := segs[i]
+		if ls == nil {
+			ls = []segment{{text: line}}
+		}
+		p := pt.Add(vg.Point{X: vg.Length(sty.XAlign) * width(ls, face, sub), Y: vg.Length(len(lines)-i) * sty.Font.Size})
+		for _, s := range ls {
+			if s.sub {
+				c.FillString(sub, vg.Point{X: p.X, Y: p.Y - sty.Font.Size*subDrop}, s.text)
+				p.X += sub.Width(s.text)
+			} else {
+				c.FillString(face, p, s.text)
+				p.X += face.Width(s.text)
+			}
+		}
+	}
 }
 
 func isMark(r rune) bool { return unicode.Is(unicode.Mn, r) }

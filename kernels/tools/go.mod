@@ -7,9 +7,14 @@ tool (
 	golang.org/x/tools/cmd/goimports
 )
 
+// kernels/tools/nbbrowser (the browser test, kernels/browser-test.sh)
+require github.com/chromedp/chromedp v0.23.1
+
 require (
+	github.com/chromedp/cdproto v0.160.1 // indirect
 	github.com/fatih/color v1.18.0 // indirect
 	github.com/fsnotify/fsnotify v1.8.0 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/go-logr/logr v1.4.2 // indirect
 	github.com/go-zeromq/goczmq/v4 v4.2.2 // indirect
 	github.com/go-zeromq/zmq4 v0.17.0 // indirect

@@ -225,7 +225,7 @@ func DrawCoefficients(r study.CoefficientResult) (Figure, error) {
 		table = append(table, []string{strconv.Itoa(s.Step), g(s.T), g(s.TNext), g(s.Hi), g(s.Hnext), g(s.A), g(s.B), g(s.C)})
 	}
 	p, err := viz.CoefficientPlot(c, viz.Options{
-		Title: fmt.Sprintf("O-BELM coefficients, %s/%s schedule, N = %d:  x_{i−1} = A·x_{i+1} + B·x_i + C·ε",
+		Title: fmt.Sprintf("O-BELM coefficients, %s/%s, N = %d:  xᵢ₋₁ = A·xᵢ₊₁ + B·xᵢ + C·ε",
 			r.Schedule.BetaSchedule, r.Schedule.TimestepSpacing, r.N),
 		XLabel: "step k (step 0, not shown, is the DDIM bootstrap)"})
 	if err != nil {
