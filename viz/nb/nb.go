@@ -49,8 +49,12 @@ func Check(err error) {
 	}
 }
 
-// fail reports err once and stops.
+// fail reports err once and stops; inside a live call of Interact it hands err back to
+// Interact instead, which shows it and keeps the controls live.
 func fail(err error) {
+	if liveCall.Load() {
+		panic(failure{err})
+	}
 	fmt.Fprintf(stderr, "error: %v\n", err)
 	exit(1)
 }
@@ -58,12 +62,7 @@ func fail(err error) {
 // ShowImages tiles images — flat NCHW values in [−1, 1], each of shape [C, H, W] — cols to a
 // row, with optional row labels, and shows the grid inline (nothing outside a notebook).
 func ShowImages(x []float64, shape []int, cols int, rowLabels ...string) error {
-	if len(shape) != 3 || shape[0]*shape[1]*shape[2] == 0 || len(x)%(shape[0]*shape[1]*shape[2]) != 0 {
-		return fmt.Errorf("ShowImages: %d values are not images of shape %v [C, H, W]", len(x), shape)
-	}
-	n := len(x) / (shape[0] * shape[1] * shape[2])
-	img, err := viz.ImageGrid(viz.Images{Data: x, Shape: [4]int{n, shape[0], shape[1], shape[2]}, Layout: viz.NCHW, Range: viz.MinusOneOne},
-		viz.GridOptions{Cols: cols, RowLabels: rowLabels})
+	img, err := imageGrid("ShowImages", x, shape, viz.GridOptions{Cols: cols, RowLabels: rowLabels})
 	if err != nil {
 		return err
 	}
