@@ -33,8 +33,8 @@ var IdleTimeout = 10 * time.Minute
 // the controls live, instead of stopping the cell. The Done button, the notebook's
 // interrupt (■), IdleTimeout without a change, or a page that no longer answers (closed,
 // reloaded: checked every PageCheck) end the interaction: the controls give way to a line
-// with their last values and the output stays. While it is live, the cells
-// queued below it wait (GoNB runs one cell program at a time).
+// with their last values and the output stays. While it is live, the cells queued below it
+// wait (GoNB runs one cell program at a time).
 //
 //	lambda := Slider("λ", 0, 1, 0.05, 0.5)
 //	Interact(func(out *Out) {
@@ -42,11 +42,16 @@ var IdleTimeout = 10 * time.Minute
 //		Check(out.Images(x, shape, 3))
 //	}, lambda)
 //
+// Show pictures through out (Out.Show, Plot, Image, Images), not with viz.Show or
+// Figure.Show, which would add a new output at every change instead of replacing one.
+//
 // Whether a page is live is asked once per cell program: the page must answer a message
 // through GoNB's comms within HandshakeTimeout of the kernel having sent it (without a page
-// the kernel itself first waits ~3 s for one, GoNB's websocket timeout; this overlaps with
-// the first call of f). BELM_NB_LIVE=off in the kernel's environment skips the question:
-// every Interact then shows its defaults and returns at once.
+// the kernel itself first waits ~3 s for one, GoNB's websocket timeout, and leaves the
+// <script> it sent in the cell's output; this overlaps with the first call of f).
+// BELM_NB_LIVE=off in the kernel's environment skips the question: every Interact then
+// shows its defaults and returns at once, as for a headless run (nbconvert passes its
+// environment to the kernel).
 func Interact(f func(out *Out), controls ...Control) {
 	ins := make([]*input, len(controls))
 	for i, c := range controls {

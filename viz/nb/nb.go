@@ -1,6 +1,6 @@
 // Package nb holds what every notebook cell needs: stopping a cell on an error with one
-// readable line, and showing a batch of images as a grid, so that a notebook's setup cell
-// is its imports and settings.
+// readable line, showing a batch of images as a grid, and interactive parameters, so that a
+// notebook's setup cell is its imports and settings.
 //
 //	import . "github.com/belmlab/workbench/viz/nb"
 //	%%
@@ -10,6 +10,23 @@
 // output under the cell that ran it), and stops the cell's program with exit status 1: no
 // panic, so no goroutine dump repeating the message and pointing at the cell that defined
 // the helper instead of the one that failed.
+//
+// # Interactive parameters
+//
+// Interact shows what a function writes to its *Out for the values of some controls —
+// Slider, Select, Checks, SamplerSelect, SamplerChecks (GoNB's gonbui/widgets) — and, in a
+// live Jupyter page, calls it again whenever a control changes, replacing its output in
+// place, until Done (or ■). Without a live page (nbconvert, go test) it calls the function
+// once with the defaults and returns, so a headless run prints what the defaults give:
+//
+//	n := Slider("N", 2, 50, 1, 10)
+//	samplers := SamplerChecks("samplers", "ddim", "belm")
+//	Interact(func(out *Out) {
+//		out.Show(Must(figures.Trajectories(figures.Config{Steps: []int{n.Value()}, Samplers: samplers.Values()})))
+//	}, n, samplers)
+//
+// InvertPair and SamplePath compute once what a slider then only samples from (a λ
+// slider between two inverted images) or only redraws (a step slider over a sampling pass).
 package nb
 
 import (
