@@ -23,22 +23,11 @@ import (
 // 8×8) as a diffusers folder with google/ddpm-cifar10-32's scheduler config.
 func tinyModel(t *testing.T) string {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "tiny")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	td := "../../belm/unet/testdata/"
+	dir, err := pipeline.AssembleFolder(filepath.Join(t.TempDir(), "tiny"), td+"tiny_cifar10_config.json",
+		td+"tiny_cifar10_unet.safetensors", "../../belm/testdata/ddpm_scheduler_config.json")
+	if err != nil {
 		t.Fatal(err)
-	}
-	for from, to := range map[string]string{
-		"../../belm/unet/testdata/tiny_cifar10_config.json":      "config.json",
-		"../../belm/unet/testdata/tiny_cifar10_unet.safetensors": "diffusion_pytorch_model.safetensors",
-		"../../belm/testdata/ddpm_scheduler_config.json":         "scheduler_config.json",
-	} {
-		b, err := os.ReadFile(from)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, to), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 	return dir
 }

@@ -125,34 +125,78 @@ const readyJS = `(() => {
 
 var errorText = regexp.MustCompile(`(?i)error|panic`)
 
+// exitCode ends a phase of the run: 1 a check failed, 2 a setup problem, 130 interrupted.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
+
+// session is one browser run of one notebook.
+type session struct {
+	ctx, browser context.Context // the run (Ctrl-C) and the browser tab
+	name, stem   string
+	nb           *notebook
+	wantImages   int
+	start        time.Time
+
+	state pageState // the page as waitFinished last read it
+
+	jsMu       sync.Mutex
+	jsProblems []string // the page's console errors and uncaught exceptions: printed with a failure
+}
+
 func run() int {
 	flag.Parse()
 	if *baseURL == "" || *ipynb == "" || flag.NArg() > 0 {
 		fmt.Fprintln(os.Stderr, "usage: nbbrowser -url URL -token TOKEN -ipynb NOTEBOOK [-out DIR] [-min-images N]")
 		return 2
 	}
-	name := filepath.Base(*ipynb)
-	stem := strings.TrimSuffix(name, ".ipynb")
-	nbFile, err := readNotebook(*ipynb)
+	s := &session{name: filepath.Base(*ipynb), start: time.Now()}
+	s.stem = strings.TrimSuffix(s.name, ".ipynb")
+	var err error
+	if s.nb, err = readNotebook(*ipynb); err != nil {
+		fmt.Fprintln(os.Stderr, "nbbrowser:", err)
+		return 2
+	}
+	s.wantImages = *minImages
+	if s.wantImages < 0 {
+		s.wantImages = s.nb.minImages()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s.ctx = ctx
+	closeBrowser, err := s.openBrowser()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "nbbrowser:", err)
 		return 2
 	}
-	wantImages := *minImages
-	if wantImages < 0 {
-		wantImages = nbFile.minImages()
+	defer closeBrowser()
+	for _, phase := range []func() error{s.waitReady, s.runAll, s.waitFinished, s.check} {
+		if err := phase(); err != nil {
+			var code exitCode
+			if s.ctx.Err() != nil || !errors.As(err, &code) {
+				return 130
+			}
+			return int(code)
+		}
 	}
+	return 0
+}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
+// openBrowser starts headless Chromium with a fresh profile and collects the page's console
+// errors; the returned function closes it all.
+func (s *session) openBrowser() (func(), error) {
+	var cleanups []func()
+	closeAll := func() {
+		for k := len(cleanups) - 1; k >= 0; k-- {
+			cleanups[k]()
+		}
+	}
 	if *profileDir == "" {
 		dir, err := os.MkdirTemp("", "nbbrowser-profile-")
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "nbbrowser:", err)
-			return 2
+			return nil, err
 		}
-		defer os.RemoveAll(dir)
+		cleanups = append(cleanups, func() { os.RemoveAll(dir) })
 		*profileDir = dir
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -168,17 +212,11 @@ func run() int {
 	if os.Geteuid() == 0 {
 		opts = append(opts, chromedp.NoSandbox) // Chromium refuses to run as root with its sandbox
 	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(s.ctx, opts...)
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-	// The page's console errors and uncaught exceptions: printed with a failure.
-	var (
-		jsMu       sync.Mutex
-		jsProblems []string
-	)
 	consoleCtx, stopConsole := context.WithCancel(browserCtx)
-	defer stopConsole()
+	cleanups = append(cleanups, cancelAlloc, cancelBrowser, stopConsole)
+	s.browser = browserCtx
 	messages := chromedp.Console(consoleCtx) // starts the browser and subscribes now
 	go func() {
 		for m, err := range messages {
@@ -186,158 +224,154 @@ func run() int {
 				return
 			}
 			if m.Type == chromedp.ConsoleError || m.IsException() {
-				jsMu.Lock()
-				jsProblems = append(jsProblems, m.String())
-				jsMu.Unlock()
+				s.jsMu.Lock()
+				s.jsProblems = append(s.jsProblems, m.String())
+				s.jsMu.Unlock()
 			}
 		}
 	}()
+	return closeAll, nil
+}
 
-	start := time.Now()
-	page := strings.TrimRight(*baseURL, "/") + "/notebooks/" + url.PathEscape(name) + "?token=" + url.QueryEscape(*token)
-	logf := func(format string, args ...any) {
-		fmt.Printf("  [%5.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
-	}
-	// postMortem saves the screenshot and the page's notebook and prints the page's state and JS errors.
-	postMortem := func(failed bool) {
-		if ctx.Err() != nil {
-			return // interrupted: the browser is gone
-		}
-		if *outDir != "" {
-			saveArtifacts(browserCtx, *outDir, stem, logf)
-		}
-		jsMu.Lock()
-		defer jsMu.Unlock()
-		if failed && len(jsProblems) > 0 {
-			fmt.Println("  the page's console errors (for context; not checked):")
-			for _, p := range jsProblems[:min(len(jsProblems), 10)] {
-				fmt.Println("    " + oneLine(p, 200))
-			}
-		}
-	}
+func (s *session) logf(format string, args ...any) {
+	fmt.Printf("  [%5.1fs] %s\n", time.Since(s.start).Seconds(), fmt.Sprintf(format, args...))
+}
 
-	// 1. Load the page; wait for the kernel.
-	if err := chromedp.Do(browserCtx, chromedp.Navigate(page)); err != nil {
-		if ctx.Err() != nil {
-			return 130
-		}
-		fmt.Printf("FAIL %s: browser: %v\n", name, err)
-		return 2
+// fail prints a failure line and returns code (130 when the run was interrupted).
+func (s *session) fail(code exitCode, format string, args ...any) error {
+	if s.ctx.Err() != nil {
+		return exitCode(130)
 	}
-	logf("opened %s (Chromium, headless)", strings.Replace(page, *token, "…", 1))
+	fmt.Printf("FAIL %s: %s\n", s.name, fmt.Sprintf(format, args...))
+	return code
+}
+
+// postMortem saves the screenshot and the page's notebook and, after a failure, prints the
+// page's JS errors.
+func (s *session) postMortem(failed bool) {
+	if s.ctx.Err() != nil {
+		return // interrupted: the browser is gone
+	}
+	if *outDir != "" {
+		saveArtifacts(s.browser, *outDir, s.stem, s.logf)
+	}
+	s.jsMu.Lock()
+	defer s.jsMu.Unlock()
+	if failed && len(s.jsProblems) > 0 {
+		fmt.Println("  the page's console errors (for context; not checked):")
+		for _, p := range s.jsProblems[:min(len(s.jsProblems), 10)] {
+			fmt.Println("    " + oneLine(p, 200))
+		}
+	}
+}
+
+// waitReady loads the notebook page and waits until its kernel is ready.
+func (s *session) waitReady() error {
+	page := strings.TrimRight(*baseURL, "/") + "/notebooks/" + url.PathEscape(s.name) + "?token=" + url.QueryEscape(*token)
+	if err := chromedp.Do(s.browser, chromedp.Navigate(page)); err != nil {
+		return s.fail(2, "browser: %v", err)
+	}
+	s.logf("opened %s (Chromium, headless)", strings.Replace(page, *token, "…", 1))
 	last := ""
-	deadline := time.Now().Add(*readyWait)
-	for {
-		s, err := chromedp.Run(browserCtx, chromedp.Evaluate[string](readyJS))
+	for deadline := time.Now().Add(*readyWait); ; {
+		st, err := chromedp.Run(s.browser, chromedp.Evaluate[string](readyJS))
 		if err != nil {
-			if ctx.Err() != nil {
-				return 130
-			}
-			fmt.Printf("FAIL %s: browser: %v\n", name, err)
-			return 2
+			return s.fail(2, "browser: %v", err)
 		}
-		if s == "ready" {
-			break
+		if st == "ready" {
+			s.logf("kernel ready; Cell → Run All")
+			return nil
 		}
-		if strings.HasPrefix(s, "dialog: ") || time.Now().After(deadline) {
-			fmt.Printf("FAIL %s: the notebook page never got a ready kernel (after %.0fs): %s\n", name, time.Since(start).Seconds(), oneLine(s, 300))
-			postMortem(true)
-			return 2
+		if strings.HasPrefix(st, "dialog: ") || time.Now().After(deadline) {
+			err := s.fail(2, "the notebook page never got a ready kernel (after %.0fs): %s", time.Since(s.start).Seconds(), oneLine(st, 300))
+			s.postMortem(true)
+			return err
 		}
-		if s != last && !*quiet {
-			logf("%s", s)
+		if st != last && !*quiet {
+			s.logf("%s", st)
 		}
-		last = s
-		if !sleep(ctx, 200*time.Millisecond) {
-			return 130
+		last = st
+		if !sleep(s.ctx, 200*time.Millisecond) {
+			return exitCode(130)
 		}
 	}
-	logf("kernel ready; Cell → Run All")
+}
 
-	// 2. Run all: clear what a saved notebook might show, then use the menu as a person would.
-	err = chromedp.Do(browserCtx,
+// runAll clears what a saved notebook might show, then uses the menu as a person would.
+func (s *session) runAll() error {
+	err := chromedp.Do(s.browser,
 		chromedp.Evaluate[chromedp.Void](`Jupyter.notebook.clear_all_output();
 			Jupyter.notebook.get_cells().forEach(c => c.cell_type === 'code' && c.set_input_prompt(null))`),
 		chromedp.Click(chromedp.CSS(`#celllink`)),
 		chromedp.Click(chromedp.CSS(`#run_all_cells > a`)),
 	)
 	if err != nil {
-		if ctx.Err() != nil {
-			return 130
-		}
-		fmt.Printf("FAIL %s: clicking Cell → Run All: %v\n", name, err)
-		postMortem(true)
-		return 2
+		err = s.fail(2, "clicking Cell → Run All: %v", err)
+		s.postMortem(true)
 	}
+	return err
+}
 
-	// 3. Wait until no cell runs and the kernel is idle (twice in a row: outputs arrive on iopub after
-	// the execute reply), reporting each cell as it finishes.
-	var st pageState
-	deadline = time.Now().Add(*timeout)
+// waitFinished waits until no cell runs and the kernel is idle (twice in a row: outputs arrive
+// on iopub after the execute reply), reporting each cell as it finishes, then gives the images
+// a moment to decode. It leaves the page's last state in s.state.
+func (s *session) waitFinished() error {
 	done := map[int]bool{}
 	settled := 0
-	for {
-		if err := evalJSON(browserCtx, stateJS, &st); err != nil {
-			if ctx.Err() != nil {
-				return 130
-			}
-			fmt.Printf("FAIL %s: browser: %v\n", name, err)
-			return 2
+	for deadline := time.Now().Add(*timeout); settled < 2; {
+		if err := evalJSON(s.browser, stateJS, &s.state); err != nil {
+			return s.fail(2, "browser: %v", err)
 		}
 		running := 0
-		for i, c := range st.Cells {
+		for i, c := range s.state.Cells {
 			if c.Running {
 				running++
 			} else if _, ran := c.Count.(float64); ran && !done[i] {
 				done[i] = true
 				if !*quiet {
-					logf("cell %d done: In [%v]", i+1, prompt(c.Count))
+					s.logf("cell %d done: In [%v]", i+1, prompt(c.Count))
 				}
 			}
 		}
-		if st.Dialog != "" {
-			fmt.Printf("FAIL %s: a dialog opened while running: %s\n", name, oneLine(st.Dialog, 300))
+		if s.state.Dialog != "" {
+			fmt.Printf("FAIL %s: a dialog opened while running: %s\n", s.name, oneLine(s.state.Dialog, 300))
 			break
 		}
-		if running == 0 && st.Idle {
+		if running == 0 && s.state.Idle {
 			settled++
-			if settled >= 2 {
-				break
-			}
 		} else {
 			settled = 0
 		}
 		if time.Now().After(deadline) {
-			fmt.Printf("FAIL %s: still running after %v (%d cell(s) running, kernel: %q)\n", name, *timeout, running, st.Notice)
-			report(name, nbFile, st, wantImages)
-			postMortem(true)
-			return 1
+			err := s.fail(1, "still running after %v (%d cell(s) running, kernel: %q)", *timeout, running, s.state.Notice)
+			report(s.name, s.nb, s.state, s.wantImages)
+			s.postMortem(true)
+			return err
 		}
-		if !sleep(ctx, 250*time.Millisecond) {
-			return 130
+		if !sleep(s.ctx, 250*time.Millisecond) {
+			return exitCode(130)
 		}
 	}
-	// Images decode asynchronously: give them a moment.
-	for t := time.Now(); time.Since(t) < 10*time.Second; {
-		if allComplete(st) {
-			break
+	for t := time.Now(); time.Since(t) < 10*time.Second && !allComplete(s.state); { // images decode asynchronously
+		if !sleep(s.ctx, 200*time.Millisecond) {
+			return exitCode(130)
 		}
-		if !sleep(ctx, 200*time.Millisecond) {
-			return 130
-		}
-		if err := evalJSON(browserCtx, stateJS, &st); err != nil {
+		if err := evalJSON(s.browser, stateJS, &s.state); err != nil {
 			break
 		}
 	}
-	logf("all cells finished")
+	s.logf("all cells finished")
+	return nil
+}
 
-	// 4. Check.
-	ok := report(name, nbFile, st, wantImages) && st.Dialog == ""
-	postMortem(!ok)
+// check reports the page's final state against the notebook.
+func (s *session) check() error {
+	ok := report(s.name, s.nb, s.state, s.wantImages) && s.state.Dialog == ""
+	s.postMortem(!ok)
 	if !ok {
-		return 1
+		return exitCode(1)
 	}
-	return 0
+	return nil
 }
 
 // report prints the result, naming each failing cell; it returns whether the notebook passed.
