@@ -15,7 +15,7 @@ import (
 // nn.Conv2DInference otherwise.
 func (b *builder) conv(c convPlan, x *Node) *Node {
 	conv := nn.Conv2DInference
-	if b.u.opts.differentiableStrides {
+	if b.ps.opts.differentiableStrides {
 		conv = nn.Conv2D
 	}
 	w, bias := b.w(c.prefix+".weight"), b.w(c.prefix+".bias")

@@ -26,7 +26,8 @@ import (
 
 // builder builds one forward graph.
 type builder struct {
-	u     *UNet
+	u     *UNet   // the UNet being built (nil for the VAE)
+	ps    *params // the weights of the model being built
 	scope *model.Scope
 	g     *Graph
 	dtype dtypes.DType
@@ -48,18 +49,18 @@ func (b *builder) w(name string) *Node {
 	store := b.scope.Store()
 	v := store.GetVariable(fullPath)
 	if v == nil {
-		t, ok := b.u.weights[name]
+		t, ok := b.ps.weights[name]
 		if !ok {
-			exceptions.Panicf("unet: internal error: no weight %q", name)
+			exceptions.Panicf("%s: internal error: no weight %q", b.ps.what, name)
 		}
 		var err error
 		v, err = store.CreateVariable(fullPath, t)
 		if err != nil {
-			panic(fmt.Errorf("unet: creating variable for %q: %w", name, err))
+			panic(fmt.Errorf("%s: creating variable for %q: %w", b.ps.what, name, err))
 		}
 	}
-	if want := b.u.shapes[name]; !slices.Equal(v.Shape().Dimensions, want) {
-		exceptions.Panicf("unet: variable %q has shape %v, the model needs %v", fullPath, v.Shape().Dimensions, want)
+	if want := b.ps.shapes[name]; !slices.Equal(v.Shape().Dimensions, want) {
+		exceptions.Panicf("%s: variable %q has shape %v, the model needs %v", b.ps.what, fullPath, v.Shape().Dimensions, want)
 	}
 	n := v.NodeValue(b.g)
 	if n.DType() != b.dtype {
@@ -92,17 +93,19 @@ func (b *builder) groupNorm(prefix string, groups int, eps float64, x *Node) *No
 	return Add(Mul(y, nn.ChannelVector(b.w(prefix+".weight"), len(dims))), nn.ChannelVector(b.w(prefix+".bias"), len(dims)))
 }
 
-// resnet is ResnetBlock2D; tembAct is the time embedding after the nonlinearity.
+// resnet is ResnetBlock2D; tembAct is the time embedding after the nonlinearity, nil for
+// a block without one (temb_channels=None; r.tembDim is then 0).
 func (b *builder) resnet(r resnetPlan, x, tembAct *Node) *Node {
 	h := silu(b.groupNorm(r.prefix+".norm1", r.groups, r.eps, x))
 	h = b.conv(conv3(r.prefix+".conv1", r.in, r.out), h)
-	temb := b.linear(r.prefix+".time_emb_proj", tembAct) // [B, out] or [B, 2·out]
-	if r.scaleShift {
+	if tembAct == nil { // temb_channels=None (the VAE's blocks)
+		h = b.groupNorm(r.prefix+".norm2", r.groups, r.eps, h)
+	} else if temb := b.linear(r.prefix+".time_emb_proj", tembAct); r.scaleShift { // [B, 2·out]
 		scale := Slice(temb, AxisRange(), AxisRange(0, r.out))
 		shift := Slice(temb, AxisRange(), AxisRange(r.out, 2*r.out))
 		h = b.groupNorm(r.prefix+".norm2", r.groups, r.eps, h)
 		h = Add(Mul(h, OnePlus(ExpandAxes(scale, 2, 3))), ExpandAxes(shift, 2, 3))
-	} else {
+	} else { // [B, out]
 		h = Add(h, ExpandAxes(temb, 2, 3))
 		h = b.groupNorm(r.prefix+".norm2", r.groups, r.eps, h)
 	}
@@ -138,7 +141,7 @@ func (b *builder) attention(a attnPlan, x *Node) *Node {
 	scores := DotGeneral(q, []int{3}, []int{0, 2}, k, []int{3}, []int{0, 2})
 	scores = MulScalar(scores, 1/math.Sqrt(float64(a.headDim)))
 	var probs *Node
-	if b.u.opts.float32Softmax && b.dtype == dtypes.Float64 {
+	if b.ps.opts.float32Softmax && b.dtype == dtypes.Float64 {
 		probs = torchSoftmax32(scores)
 	} else {
 		probs = Softmax(scores, -1)

@@ -286,81 +286,94 @@ const (
 	kindNormB                   // GroupNorm bias: 0
 )
 
-// params lists the state dict of the plan, in diffusers' module order.
-func (p *plan) params() []paramSpec {
-	var ps []paramSpec
-	add := func(name string, kind paramKind, shape ...int) {
-		ps = append(ps, paramSpec{name: name, shape: shape, kind: kind})
-	}
-	conv := func(c convPlan) {
-		add(c.prefix+".weight", kindWeight, c.out, c.in, c.kernel, c.kernel)
-		add(c.prefix+".bias", kindBias, c.out)
-	}
-	linear := func(prefix string, in, out int) {
-		add(prefix+".weight", kindWeight, out, in)
-		add(prefix+".bias", kindBias, out)
-	}
-	norm := func(prefix string, ch int) {
-		add(prefix+".weight", kindNormW, ch)
-		add(prefix+".bias", kindNormB, ch)
-	}
-	resnet := func(r resnetPlan) {
-		norm(r.prefix+".norm1", r.in)
-		conv(conv3(r.prefix+".conv1", r.in, r.out))
+// specList collects a state dict's names and shapes, one helper per module kind, in
+// diffusers' module order.
+type specList []paramSpec
+
+func (l *specList) add(name string, kind paramKind, shape ...int) {
+	*l = append(*l, paramSpec{name: name, shape: shape, kind: kind})
+}
+
+func (l *specList) conv(c convPlan) {
+	l.add(c.prefix+".weight", kindWeight, c.out, c.in, c.kernel, c.kernel)
+	l.add(c.prefix+".bias", kindBias, c.out)
+}
+
+func (l *specList) linear(prefix string, in, out int) {
+	l.add(prefix+".weight", kindWeight, out, in)
+	l.add(prefix+".bias", kindBias, out)
+}
+
+func (l *specList) norm(prefix string, ch int) {
+	l.add(prefix+".weight", kindNormW, ch)
+	l.add(prefix+".bias", kindNormB, ch)
+}
+
+// resnet lists a ResnetBlock2D's tensors (no time_emb_proj when tembDim is 0, as the
+// VAE's blocks, built with temb_channels=None).
+func (l *specList) resnet(r resnetPlan) {
+	l.norm(r.prefix+".norm1", r.in)
+	l.conv(conv3(r.prefix+".conv1", r.in, r.out))
+	if r.tembDim > 0 {
 		projOut := r.out
 		if r.scaleShift {
 			projOut = 2 * r.out
 		}
-		linear(r.prefix+".time_emb_proj", r.tembDim, projOut)
-		norm(r.prefix+".norm2", r.out)
-		conv(conv3(r.prefix+".conv2", r.out, r.out))
-		if r.hasShortcut {
-			conv(convPlan{prefix: r.prefix + ".conv_shortcut", in: r.in, out: r.out, kernel: 1, stride: 1})
-		}
+		l.linear(r.prefix+".time_emb_proj", r.tembDim, projOut)
 	}
-	attn := func(a attnPlan) {
-		if a.groups > 0 {
-			norm(a.prefix+".group_norm", a.channels)
-		}
-		linear(a.prefix+".to_q", a.channels, a.inner())
-		linear(a.prefix+".to_k", a.channels, a.inner())
-		linear(a.prefix+".to_v", a.channels, a.inner())
-		linear(a.prefix+".to_out.0", a.inner(), a.channels)
+	l.norm(r.prefix+".norm2", r.out)
+	l.conv(conv3(r.prefix+".conv2", r.out, r.out))
+	if r.hasShortcut {
+		l.conv(convPlan{prefix: r.prefix + ".conv_shortcut", in: r.in, out: r.out, kernel: 1, stride: 1})
 	}
+}
 
-	conv(p.convIn)
-	linear("time_embedding.linear_1", p.timeProjDim, p.tembDim)
-	linear("time_embedding.linear_2", p.tembDim, p.tembDim)
+func (l *specList) attn(a attnPlan) {
+	if a.groups > 0 {
+		l.norm(a.prefix+".group_norm", a.channels)
+	}
+	l.linear(a.prefix+".to_q", a.channels, a.inner())
+	l.linear(a.prefix+".to_k", a.channels, a.inner())
+	l.linear(a.prefix+".to_v", a.channels, a.inner())
+	l.linear(a.prefix+".to_out.0", a.inner(), a.channels)
+}
+
+// params lists the state dict of the plan, in diffusers' module order.
+func (p *plan) params() []paramSpec {
+	var l specList
+	l.conv(p.convIn)
+	l.linear("time_embedding.linear_1", p.timeProjDim, p.tembDim)
+	l.linear("time_embedding.linear_2", p.tembDim, p.tembDim)
 	for _, d := range p.downs {
 		for j, r := range d.resnets {
-			resnet(r)
+			l.resnet(r)
 			if d.attns != nil {
-				attn(d.attns[j])
+				l.attn(d.attns[j])
 			}
 		}
 		if d.downsample != nil {
-			conv(*d.downsample)
+			l.conv(*d.downsample)
 		}
 	}
-	resnet(p.mid.resnets[0])
+	l.resnet(p.mid.resnets[0])
 	for j, a := range p.mid.attns {
 		if a != nil {
-			attn(*a)
+			l.attn(*a)
 		}
-		resnet(p.mid.resnets[j+1])
+		l.resnet(p.mid.resnets[j+1])
 	}
 	for _, u := range p.ups {
 		for j, r := range u.resnets {
-			resnet(r)
+			l.resnet(r)
 			if u.attns != nil {
-				attn(u.attns[j])
+				l.attn(u.attns[j])
 			}
 		}
 		if u.upsample != nil {
-			conv(*u.upsample)
+			l.conv(*u.upsample)
 		}
 	}
-	norm("conv_norm_out", p.cfg.BlockOutChannels[0])
-	conv(p.convOut)
-	return ps
+	l.norm("conv_norm_out", p.cfg.BlockOutChannels[0])
+	l.conv(p.convOut)
+	return l
 }

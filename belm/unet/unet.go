@@ -31,34 +31,25 @@
 package unet
 
 import (
-	"errors"
 	"fmt"
-	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/belmlab/workbench/belm"
 	"github.com/belmlab/workbench/belm/safetensors"
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/support/exceptions"
 )
 
 // UNet is a diffusers UNet2DModel with its weights, as variables of a model.Store.
 type UNet struct {
-	cfg     Config
-	plan    *plan
-	opts    options
-	weights map[string]*tensors.Tensor // diffusers state-dict name → value (in opts.dtype)
-	shapes  map[string][]int
-	names   []string // state-dict order
-	store   *model.Store
+	cfg  Config
+	plan *plan
+	*params
 
 	sinOnce  sync.Once
 	sinTable []float32 // PyTorch's float32 sin/cos of the embedding per timestep (sinCosTable)
@@ -132,86 +123,10 @@ func WithDifferentiableStrides(on bool) Option {
 	return func(o *options) { o.differentiableStrides = on }
 }
 
-// Weights is a source of named tensors: a *safetensors.File or a TensorMap.
-type Weights interface {
-	Names() []string
-	Tensor(name string, dtype dtypes.DType) (*tensors.Tensor, error)
-}
-
-var _ Weights = (*safetensors.File)(nil)
-
-// TensorMap is an in-memory Weights.
-type TensorMap map[string]*tensors.Tensor
-
-// Names implements Weights (sorted).
-func (m TensorMap) Names() []string {
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	return names
-}
-
-// Tensor implements Weights, converting between float32 and float64 if asked.
-func (m TensorMap) Tensor(name string, dtype dtypes.DType) (*tensors.Tensor, error) {
-	t, ok := m[name]
-	if !ok {
-		return nil, fmt.Errorf("unet: no tensor %q", name)
-	}
-	if t.DType() == dtype {
-		return t, nil
-	}
-	dims := t.Shape().Dimensions
-	switch {
-	case t.DType() == dtypes.Float32 && dtype == dtypes.Float64:
-		v, err := tensors.CopyFlatData[float32](t)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]float64, len(v))
-		for i, x := range v {
-			out[i] = float64(x)
-		}
-		return tensors.FromFlatDataAndDimensions(out, dims...), nil
-	case t.DType() == dtypes.Float64 && dtype == dtypes.Float32:
-		v, err := tensors.CopyFlatData[float64](t)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]float32, len(v))
-		for i, x := range v {
-			out[i] = float32(x)
-		}
-		return tensors.FromFlatDataAndDimensions(out, dims...), nil
-	}
-	return nil, fmt.Errorf("unet: tensor %q is %s, cannot convert it to %s", name, t.DType(), dtype)
-}
-
-// legacyAttention maps the attention parameter names of 2022 checkpoints to the current
-// ones, as diffusers does on load ("group_norm" keeps its name).
-var legacyAttention = map[string]string{"query": "to_q", "key": "to_k", "value": "to_v", "proj_attn": "to_out.0"}
-
-// canonicalName returns the current diffusers name of a state-dict key, translating the
-// legacy attention names (…attentions.N.query.weight → …attentions.N.to_q.weight).
-func canonicalName(name string) string {
-	parts := strings.Split(name, ".")
-	// …, "attentions", N, <legacy>, "weight"|"bias"
-	if n := len(parts); n >= 4 && parts[n-4] == "attentions" {
-		if cur, ok := legacyAttention[parts[n-2]]; ok {
-			return strings.Join(append(slices.Clone(parts[:n-2]), cur, parts[n-1]), ".")
-		}
-	}
-	return name
-}
-
 func newUNet(cfg Config, opts []Option) (*UNet, error) {
-	o := defaultOptions()
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if o.dtype != dtypes.Float32 && o.dtype != dtypes.Float64 {
-		return nil, fmt.Errorf("unet: weights dtype %s is not supported (Float32 or Float64)", o.dtype)
+	o, err := buildOptions(opts)
+	if err != nil {
+		return nil, err
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -220,12 +135,7 @@ func newUNet(cfg Config, opts []Option) (*UNet, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &UNet{cfg: cfg, plan: p, opts: o, weights: map[string]*tensors.Tensor{}, shapes: map[string][]int{}}
-	for _, ps := range p.params() {
-		u.names = append(u.names, ps.name)
-		u.shapes[ps.name] = ps.shape
-	}
-	return u, nil
+	return &UNet{cfg: cfg, plan: p, params: newParams("unet", p.params(), o)}, nil
 }
 
 // New builds the UNet of cfg with the given weights, keyed as UNet2DModel.state_dict()
@@ -236,59 +146,7 @@ func New(cfg Config, weights Weights, opts ...Option) (*UNet, error) {
 	if err != nil {
 		return nil, err
 	}
-	if weights == nil {
-		return nil, errors.New("unet: New: nil weights")
-	}
-	// Map the file's names to current names.
-	source := map[string]string{} // current name → name in weights
-	var unexpected, duplicated []string
-	for _, name := range weights.Names() {
-		cur := canonicalName(name)
-		if prev, dup := source[cur]; dup {
-			duplicated = append(duplicated, fmt.Sprintf("%q and %q", prev, name))
-			continue
-		}
-		source[cur] = name
-		if _, ok := u.shapes[cur]; !ok {
-			unexpected = append(unexpected, fmt.Sprintf("%q", name))
-		}
-	}
-	var missing, mismatched []string
-	for _, name := range u.names {
-		src, ok := source[name]
-		if !ok {
-			missing = append(missing, fmt.Sprintf("%q %v", name, u.shapes[name]))
-			continue
-		}
-		t, err := weights.Tensor(src, u.opts.dtype)
-		if err != nil {
-			mismatched = append(mismatched, fmt.Sprintf("%q: %v", src, err))
-			continue
-		}
-		if got := t.Shape().Dimensions; !slices.Equal(got, u.shapes[name]) {
-			mismatched = append(mismatched, fmt.Sprintf("%q has shape %v, want %v", src, got, u.shapes[name]))
-			continue
-		}
-		u.weights[name] = t
-	}
-	var problems []string
-	if len(missing) > 0 {
-		problems = append(problems, fmt.Sprintf("%d missing tensors: %s", len(missing), strings.Join(missing, ", ")))
-	}
-	if len(mismatched) > 0 {
-		problems = append(problems, fmt.Sprintf("%d tensors with a wrong shape or dtype: %s", len(mismatched), strings.Join(mismatched, "; ")))
-	}
-	if len(unexpected) > 0 {
-		problems = append(problems, fmt.Sprintf("%d unexpected tensors: %s", len(unexpected), strings.Join(unexpected, ", ")))
-	}
-	if len(duplicated) > 0 {
-		problems = append(problems, fmt.Sprintf("tensors given under both legacy and current names: %s", strings.Join(duplicated, ", ")))
-	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("unet: the weights do not match the config (%d tensors expected): %s",
-			len(u.names), strings.Join(problems, "; "))
-	}
-	if err := u.buildStore(); err != nil {
+	if err := u.bind(weights); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -354,85 +212,14 @@ func NewRandom(cfg Config, seed int64, dtype dtypes.DType, opts ...Option) (*UNe
 	if err != nil {
 		return nil, err
 	}
-	rng := rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15))
-	for _, ps := range u.plan.params() {
-		size := 1
-		for _, d := range ps.shape {
-			size *= d
-		}
-		vals := make([]float64, size)
-		switch ps.kind {
-		case kindWeight, kindBias:
-			// fan_in of the layer: the weight's size / out channels.
-			w := u.shapes[strings.TrimSuffix(strings.TrimSuffix(ps.name, ".bias"), ".weight")+".weight"]
-			fanIn := 1
-			for _, d := range w[1:] {
-				fanIn *= d
-			}
-			bound := 1 / math.Sqrt(float64(fanIn))
-			for i := range vals {
-				vals[i] = (2*rng.Float64() - 1) * bound
-			}
-		case kindNormW:
-			for i := range vals {
-				vals[i] = 1
-			}
-		}
-		if dtype == dtypes.Float64 {
-			u.weights[ps.name] = tensors.FromFlatDataAndDimensions(vals, ps.shape...)
-		} else {
-			v32 := make([]float32, size)
-			for i, x := range vals {
-				v32[i] = float32(x)
-			}
-			u.weights[ps.name] = tensors.FromFlatDataAndDimensions(v32, ps.shape...)
-		}
-	}
-	if err := u.buildStore(); err != nil {
+	if err := u.randomize(seed); err != nil {
 		return nil, err
 	}
 	return u, nil
 }
 
-// buildStore creates the model.Store with one variable per weight, at the root scope:
-// "down_blocks.0.resnets.0.conv1.weight" is the variable "/down_blocks/0/resnets/0/conv1/weight".
-func (u *UNet) buildStore() error {
-	u.store = model.NewStore()
-	root := u.store.RootScope()
-	for _, name := range u.names {
-		path := model.JoinPath(root.Scope(), strings.ReplaceAll(name, ".", "/"))
-		if _, err := u.store.CreateVariable(path, u.weights[name]); err != nil {
-			return fmt.Errorf("unet: %w", err)
-		}
-	}
-	return nil
-}
-
-// Store returns the store holding the weights (belm.StoreProvider).
-func (u *UNet) Store() *model.Store { return u.store }
-
 // Config returns the model's configuration.
 func (u *UNet) Config() Config { return u.cfg }
-
-// DType returns the dtype the weights are stored in.
-func (u *UNet) DType() dtypes.DType { return u.opts.dtype }
-
-// NumParameters returns the number of scalar parameters (143,267 for the tiny fixture,
-// 35,746,307 for google/ddpm-cifar10-32).
-func (u *UNet) NumParameters() int {
-	n := 0
-	for _, name := range u.names {
-		s := 1
-		for _, d := range u.shapes[name] {
-			s *= d
-		}
-		n += s
-	}
-	return n
-}
-
-// ParameterNames lists the state-dict names of the weights, in diffusers' module order.
-func (u *UNet) ParameterNames() []string { return slices.Clone(u.names) }
 
 // Forward is UNet2DModel(x, t).sample: x is [B, C, H, W] (float32 or float64; the graph
 // follows its dtype), t the network timesteps, a scalar or [B] (any numeric dtype, used
@@ -450,7 +237,7 @@ func (u *UNet) build(scope *model.Scope, x, t *Node, dbg map[string]*Node) *Node
 	if dt != dtypes.Float32 && dt != dtypes.Float64 {
 		exceptions.Panicf("unet: x must be float32 or float64, got %s", dt)
 	}
-	b := &builder{u: u, scope: scope, g: x.Graph(), dtype: dt, dbg: dbg}
+	b := &builder{u: u, ps: u.params, scope: scope, g: x.Graph(), dtype: dt, dbg: dbg}
 	return b.forward(x, t)
 }
 
