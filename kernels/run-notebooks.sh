@@ -13,6 +13,7 @@
 # belm.expect). Needs `bash kernels/install-kernel.sh` first.
 #
 # Environment: BELM_NB_TIMEOUT (per-cell seconds, default 600), BELM_NB_KERNEL (default belm-go),
+# BELM_NB_LIVE (default off here: interactive cells show their defaults without waiting for a page),
 # BELM_NB_ALLOW_ERRORS=1: pass --allow-errors, so a failing notebook runs to its end and its executed
 # copy is kept; nbcheck then names each failing cell and quotes its stderr (a Go panic message is
 # there, not in nbconvert's error). The script still exits 1.
@@ -51,6 +52,9 @@ spec="$($py -m jupyter_client.kernelspecapp list --json 2>/dev/null \
 
 # No Jupyter front end here: keep nbconvert quiet and non-interactive (CI: root, no TTY).
 export PYDEVD_DISABLE_FILE_VALIDATION=1
+# No page either: live controls (viz/nb.Interact) show their defaults at once instead of asking for a page
+# and waiting ~3-5 s per interactive cell, and leave no GoNB <script> in the executed copies.
+export BELM_NB_LIVE="${BELM_NB_LIVE:-off}"
 
 declare -A seen=()
 failed=()

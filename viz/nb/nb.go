@@ -25,8 +25,8 @@
 //		out.Show(Must(figures.Trajectories(figures.Config{Steps: []int{n.Value()}, Samplers: samplers.Values()})))
 //	}, n, samplers)
 //
-// InvertPair and SamplePath compute once what a slider then only samples from (a λ
-// slider between two inverted images) or only redraws (a step slider over a sampling pass).
+// What a slider samples from is computed once by belm/study (InvertPair for a λ slider
+// between two inverted images, SamplePath for a step slider over a sampling pass).
 package nb
 
 import (

@@ -1,4 +1,4 @@
-package nb
+package study
 
 import (
 	"context"
@@ -11,24 +11,12 @@ import (
 	"github.com/belmlab/workbench/belm"
 	"github.com/belmlab/workbench/belm/analytic"
 	"github.com/belmlab/workbench/belm/pipeline"
-	"github.com/belmlab/workbench/belm/study"
 )
 
-func maxAbsDiff(a, b []float64) float64 {
-	if len(a) != len(b) {
-		return math.Inf(1)
-	}
-	d := 0.0
-	for i := range a {
-		d = math.Max(d, math.Abs(a[i]-b[i]))
-	}
-	return d
-}
-
-// Pair.At is study.InterpolateImages' image at the same weight (the same states and
+// Pair.At is InterpolateImages' image at the same weight (the same states and
 // sampling, inverted once), and an exact sampler gives the inputs back at 0 and 1.
 func TestPairIsTheInterpolationStudy(t *testing.T) {
-	p, err := study.ShapesPipeline(study.Common{})
+	p, err := ShapesPipeline(Common{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +30,7 @@ func TestPairIsTheInterpolationStudy(t *testing.T) {
 		t.Fatal(err)
 	}
 	weights := []float64{0, 0.3, 1}
-	r, err := study.InterpolateImages(context.Background(), p, study.InterpolationConfig{Sampler: s, N: 10, Weights: weights}, images)
+	r, err := InterpolateImages(context.Background(), p, InterpolationConfig{Sampler: s, N: 10, Weights: weights}, images)
 	if err != nil {
 		t.Fatal(err)
 	}

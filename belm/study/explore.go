@@ -1,4 +1,4 @@
-package nb
+package study
 
 import (
 	"fmt"
@@ -7,11 +7,11 @@ import (
 	"github.com/belmlab/workbench/belm/pipeline"
 )
 
-// What a slider over a model needs computed once, so that moving it only samples (Pair) or
-// only redisplays (Path).
+// Explorations: what a slider over a model needs computed once, so that moving it only
+// samples (Pair) or only redisplays (Path). Notebooks call them through their controls.
 
 // Pair is two images inverted once with a sampler, to be sampled back at any slerp weight:
-// a λ slider's work is then one sampling pass. It is study.InterpolateImages split in two
+// a λ slider's work is then one sampling pass. It is InterpolateImages split in two
 // (the same states, pipeline.InterpolateStates, the same sampling), so At(w) is that
 // study's image at weight w.
 type Pair struct {
