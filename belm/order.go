@@ -1,8 +1,10 @@
 package belm
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 
 	"github.com/gomlx/gomlx/core/tensors"
 )
@@ -45,6 +47,42 @@ func (r *Runner) IntegrateFlow(shape []int, steps int) Flow {
 type OrderPoint struct {
 	X     float64 `json:"x"`
 	Error float64 `json:"error"`
+}
+
+// MarshalJSON writes the point as {"x": X, "error": Error}, a non-finite error (a sampler
+// that diverged on the grid, e.g. 3-step BELM at large N) as the string "+Inf", "-Inf" or
+// "NaN", which JSON numbers cannot hold.
+func (p OrderPoint) MarshalJSON() ([]byte, error) {
+	var e any = p.Error
+	if math.IsInf(p.Error, 0) || math.IsNaN(p.Error) {
+		e = strconv.FormatFloat(p.Error, 'g', -1, 64)
+	}
+	return json.Marshal(struct {
+		X     float64 `json:"x"`
+		Error any     `json:"error"`
+	}{p.X, e})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (p *OrderPoint) UnmarshalJSON(b []byte) error {
+	var v struct {
+		X     float64         `json:"x"`
+		Error json.RawMessage `json:"error"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	p.X = v.X
+	var s string
+	if json.Unmarshal(v.Error, &s) == nil {
+		e, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("order point: error %q: %w", s, err)
+		}
+		p.Error = e
+		return nil
+	}
+	return json.Unmarshal(v.Error, &p.Error)
 }
 
 // LTEStudy measures the local truncation error of one sampling step (Definition 1, Prop. 3):

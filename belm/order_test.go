@@ -1,6 +1,7 @@
 package belm_test
 
 import (
+	"encoding/json"
 	"math"
 	"testing"
 
@@ -111,4 +112,30 @@ func scale(v []float64, f float64) []float64 {
 		out[i] = v[i] * f
 	}
 	return out
+}
+
+// A diverged point (3-step BELM at large N) encodes to JSON and back: non-finite errors as
+// strings, finite ones as numbers, every value bit for bit.
+func TestOrderPointJSON(t *testing.T) {
+	pts := []belm.OrderPoint{{10, 0.125}, {320, math.Inf(1)}, {640, math.NaN()}, {1280, math.Inf(-1)}, {5, 1e-300}}
+	b, err := json.Marshal(pts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `[{"x":10,"error":0.125},{"x":320,"error":"+Inf"},{"x":640,"error":"NaN"},{"x":1280,"error":"-Inf"},{"x":5,"error":1e-300}]`; string(b) != want {
+		t.Errorf("JSON %s, want %s", b, want)
+	}
+	var back []belm.OrderPoint
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range pts {
+		q := back[i]
+		if q.X != p.X || math.Float64bits(q.Error) != math.Float64bits(p.Error) && !(math.IsNaN(p.Error) && math.IsNaN(q.Error)) {
+			t.Errorf("point %d: %v back as %v", i, p, q)
+		}
+	}
+	if err := json.Unmarshal([]byte(`{"x":1,"error":"big"}`), &back[0]); err == nil {
+		t.Error(`error "big" accepted`)
+	}
 }

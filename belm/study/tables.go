@@ -3,6 +3,7 @@ package study
 import (
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -17,9 +18,18 @@ func WriteRoundTripTable(w io.Writer, res []RoundTripResult) error {
 			fmt.Fprintf(tw, "%s\t%d\t%s\tfailed\t\t\t\t\t%s\n", r.Sampler, r.N, r.DType, r.Err)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.2e\t%.2e\t%.3f\t%d\t%.3f\t\n", r.Sampler, r.N, r.DType, r.MaxAbs, r.RMS, r.InvertedStd, r.NFE, r.Seconds)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.2e\t%.2e\t%s\t%d\t%.3f\t\n", r.Sampler, r.N, r.DType, r.MaxAbs, r.RMS, stdText(r.InvertedStd), r.NFE, r.Seconds)
 	}
 	return tw.Flush()
+}
+
+// stdText writes the std of inverted latents: %.3f near 1, where it belongs, %.2e once a
+// sampler has diverged (a 3-step BELM inversion reaches 1e+30), which would widen the column.
+func stdText(v float64) string {
+	if math.Abs(v) < 1000 {
+		return fmt.Sprintf("%.3f", v)
+	}
+	return fmt.Sprintf("%.2e", v)
 }
 
 // WriteOrderTable writes order results as an aligned text table.
