@@ -4,7 +4,9 @@
 //
 // A model folder is either a UNet folder (config.json and diffusion_pytorch_model.safetensors
 // or .bin, usually with scheduler_config.json beside them, as google/ddpm-cifar10-32 ships)
-// or a pipeline folder (model_index.json, unet/, scheduler/scheduler_config.json).
+// or a pipeline folder (model_index.json, unet/, scheduler/scheduler_config.json); a Stable
+// Diffusion pipeline folder also has vae/, text_encoder/ and tokenizer/, which Resolve
+// finds and Download fetches.
 //
 // The cache is huggingface_hub's: $HF_HUB_CACHE, else $HF_HOME/hub, else
 // $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub; a model id "org/name" lives
@@ -46,6 +48,11 @@ type Model struct {
 	// SchedulerConfig is the scheduler_config.json found (Dir/scheduler_config.json or
 	// Dir/scheduler/scheduler_config.json), "" when there is none.
 	SchedulerConfig string
+	// ModelIndex is Dir/model_index.json, "" when there is none.
+	ModelIndex string
+	// VAEDir, TextEncoderDir and TokenizerDir are a pipeline folder's vae/, text_encoder/
+	// and tokenizer/ (each "" when the folder has none): a latent text-to-image model's.
+	VAEDir, TextEncoderDir, TokenizerDir string
 	// Source says how the model was found: "folder", "cache" or "download".
 	Source string
 }
@@ -386,7 +393,7 @@ func inspect(dir string) (*Model, error) {
 		return nil, fmt.Errorf("%s is not a diffusers model folder: it has neither %s nor unet/%s (download the model's files there, e.g. from https://huggingface.co/google/ddpm-cifar10-32)",
 			dir, ConfigFile, ConfigFile)
 	}
-	if !exists(filepath.Join(m.UNetDir, SafetensorsFile)) && !exists(filepath.Join(m.UNetDir, PyTorchFile)) {
+	if FindWeights(m.UNetDir, DiffusersWeights) == "" {
 		return nil, fmt.Errorf("%s has %s but no weights: put %s (or %s) beside it", m.UNetDir, ConfigFile, SafetensorsFile, PyTorchFile)
 	}
 	for _, p := range []string{filepath.Join(dir, SchedulerConfigFile), filepath.Join(dir, "scheduler", SchedulerConfigFile), filepath.Join(m.UNetDir, SchedulerConfigFile)} {
@@ -395,11 +402,22 @@ func inspect(dir string) (*Model, error) {
 			break
 		}
 	}
+	if p := filepath.Join(dir, ModelIndexFile); exists(p) {
+		m.ModelIndex = p
+	}
+	for sub, field := range map[string]*string{"vae": &m.VAEDir, "text_encoder": &m.TextEncoderDir, "tokenizer": &m.TokenizerDir} {
+		if st, err := os.Stat(filepath.Join(dir, sub)); err == nil && st.IsDir() {
+			*field = filepath.Join(dir, sub)
+		}
+	}
 	return m, nil
 }
 
-// Files is the list of repository files a UNet pipeline needs, among those of a repo: the
-// configs, and the safetensors weights (or the .bin when there is no safetensors).
+// Files is the list of repository files a pipeline needs, among those of a repo: the UNet's
+// config and weights (see WeightFile), the scheduler config and model_index.json, and,
+// for a Stable Diffusion repo, the VAE's config and weights, the text encoder's config and
+// weights and the tokenizer's files. Weights: safetensors before .bin, full precision
+// before the fp16 variant.
 func Files(repoFiles []string) []string {
 	var out []string
 	for _, prefix := range []string{"", "unet/"} {
@@ -407,11 +425,8 @@ func Files(repoFiles []string) []string {
 			continue
 		}
 		out = append(out, prefix+ConfigFile)
-		switch {
-		case slices.Contains(repoFiles, prefix+SafetensorsFile):
-			out = append(out, prefix+SafetensorsFile)
-		case slices.Contains(repoFiles, prefix+PyTorchFile):
-			out = append(out, prefix+PyTorchFile)
+		if w := WeightFile(repoFiles, prefix, DiffusersWeights); w != "" {
+			out = append(out, w)
 		}
 		break
 	}
@@ -420,7 +435,56 @@ func Files(repoFiles []string) []string {
 			out = append(out, f)
 		}
 	}
+	if len(out) == 0 || !strings.HasPrefix(out[0], "unet/") {
+		return out
+	}
+	for _, sub := range []struct {
+		prefix  string
+		weights []string
+	}{{"vae/", DiffusersWeights}, {"text_encoder/", TransformersWeights}} {
+		if slices.Contains(repoFiles, sub.prefix+ConfigFile) {
+			out = append(out, sub.prefix+ConfigFile)
+			if w := WeightFile(repoFiles, sub.prefix, sub.weights); w != "" {
+				out = append(out, w)
+			}
+		}
+	}
+	for _, f := range TokenizerFiles {
+		if slices.Contains(repoFiles, "tokenizer/"+f) {
+			out = append(out, "tokenizer/"+f)
+		}
+	}
 	return out
+}
+
+// Weight file names in the order they are preferred: safetensors before PyTorch pickles,
+// full precision before the fp16 variant (whose values are upcast on load).
+var (
+	DiffusersWeights    = []string{SafetensorsFile, "diffusion_pytorch_model.fp16.safetensors", PyTorchFile, "diffusion_pytorch_model.fp16.bin"}
+	TransformersWeights = []string{"model.safetensors", "model.fp16.safetensors", "pytorch_model.bin", "pytorch_model.fp16.bin"}
+	// TokenizerFiles are the CLIP tokenizer's files in a pipeline's tokenizer/.
+	TokenizerFiles = []string{"vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"}
+)
+
+// WeightFile is the first of names (prefixed) among files, "" when none is there.
+func WeightFile(files []string, prefix string, names []string) string {
+	for _, n := range names {
+		if slices.Contains(files, prefix+n) {
+			return prefix + n
+		}
+	}
+	return ""
+}
+
+// FindWeights is the preferred weight file of names in dir (WeightFile over its files),
+// "" when it has none.
+func FindWeights(dir string, names []string) string {
+	for _, n := range names {
+		if p := filepath.Join(dir, n); exists(p) {
+			return p
+		}
+	}
+	return ""
 }
 
 // Download fetches the files of id that a UNet pipeline needs (see Files) into the cache

@@ -135,8 +135,22 @@ func TestFiles(t *testing.T) {
 	if strings.Join(got, ",") != "config.json,diffusion_pytorch_model.safetensors,scheduler_config.json,model_index.json" {
 		t.Errorf("flat: %v", got)
 	}
-	got = Files([]string{"unet/config.json", "unet/diffusion_pytorch_model.bin", "scheduler/scheduler_config.json", "vae/config.json"})
+	got = Files([]string{"unet/config.json", "unet/diffusion_pytorch_model.bin", "scheduler/scheduler_config.json"})
 	if strings.Join(got, ",") != "unet/config.json,unet/diffusion_pytorch_model.bin,scheduler/scheduler_config.json" {
 		t.Errorf("pipeline: %v", got)
+	}
+	// Stable Diffusion 1.5's repository (its file list, abridged): full-precision safetensors
+	// of every part, no EMA-only or ONNX/Flax files, the tokenizer.
+	sd := []string{"model_index.json", "README.md", "v1-5-pruned.ckpt", "feature_extractor/preprocessor_config.json",
+		"safety_checker/config.json", "safety_checker/model.safetensors", "scheduler/scheduler_config.json",
+		"text_encoder/config.json", "text_encoder/model.fp16.safetensors", "text_encoder/model.safetensors", "text_encoder/pytorch_model.bin",
+		"tokenizer/merges.txt", "tokenizer/special_tokens_map.json", "tokenizer/tokenizer_config.json", "tokenizer/vocab.json",
+		"unet/config.json", "unet/diffusion_pytorch_model.bin", "unet/diffusion_pytorch_model.fp16.safetensors", "unet/diffusion_pytorch_model.safetensors",
+		"unet/diffusion_pytorch_model.non_ema.safetensors", "vae/config.json", "vae/diffusion_pytorch_model.fp16.safetensors"}
+	want := "unet/config.json,unet/diffusion_pytorch_model.safetensors,scheduler/scheduler_config.json,model_index.json," +
+		"vae/config.json,vae/diffusion_pytorch_model.fp16.safetensors,text_encoder/config.json,text_encoder/model.safetensors," +
+		"tokenizer/vocab.json,tokenizer/merges.txt,tokenizer/tokenizer_config.json,tokenizer/special_tokens_map.json"
+	if got := strings.Join(Files(sd), ","); got != want {
+		t.Errorf("stable diffusion:\n got %s\nwant %s", got, want)
 	}
 }
