@@ -293,9 +293,20 @@ func (p *Pipeline) Sample(s belm.Sampler, n int, noise []float64, batch int) ([]
 // Invert runs s for n steps from the clean latents x0 (batch of them; for a pixel-space
 // model the images in [−1, 1]) up to the noise and returns the state to sample back from.
 func (p *Pipeline) Invert(s belm.Sampler, n int, x0 []float64, batch int) (belm.State, error) {
+	return p.InvertPartial(s, n, 0, x0, batch)
+}
+
+// InvertPartial is the reference editing script's partial inversion (freeze_step F, spec
+// §2.7): it runs only the first n − freeze inverse steps of the n-step grid and returns the
+// state at level n − freeze; SampleFrom then samples the remaining n − freeze steps back.
+// freeze 0 is a full inversion.
+func (p *Pipeline) InvertPartial(s belm.Sampler, n, freeze int, x0 []float64, batch int) (belm.State, error) {
 	g, err := p.Grid(n)
 	if err != nil {
 		return belm.State{}, err
+	}
+	if freeze < 0 || freeze >= n {
+		return belm.State{}, fmt.Errorf("--freeze_step %d must be in [0, %d) for %d steps: it is the number of the noisiest steps left out of the inversion", freeze, n, n)
 	}
 	x, err := p.tensor(x0, batch)
 	if err != nil {
@@ -304,7 +315,7 @@ func (p *Pipeline) Invert(s belm.Sampler, n int, x0 []float64, batch int) (belm.
 	if err := p.condition(batch); err != nil {
 		return belm.State{}, err
 	}
-	return p.Runner.Invert(s, g, x, g.N())
+	return p.Runner.Invert(s, g, x, g.N()-freeze)
 }
 
 // SampleFrom samples from an inverted (or interpolated) state down to x_0.
