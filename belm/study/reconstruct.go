@@ -66,6 +66,9 @@ type ReconstructionSummary struct {
 	// The paper's Table 5 (latent-space MSE of SD-1.5 on COCO-14: the MSE in the space the
 	// model works in, as Latent is here), where it has the sampler and N.
 	PaperTable5 *float64 `json:"paper_table5_latent_mse,omitempty"`
+	// The paper's Table 2 (pixel MSE on the [−1, 1] scale after SD-1.5's VAE decoder, COCO-14),
+	// to set beside PM1.
+	PaperTable2 *float64 `json:"paper_table2_pixel_mse,omitempty"`
 }
 
 // Reconstruct inverts every image with every sampler and N and samples back (spec §4.5):
@@ -164,6 +167,9 @@ func (r ReconstructionResult) Summaries() []ReconstructionSummary {
 		s := ReconstructionSummary{Sampler: row.Sampler, N: row.N, Images: len(group[k]), Seconds: r.Seconds[k], Errors: pipeline.Mean(group[k])}
 		if v, ok := PaperValue(PaperLatentReconstructionMSE, row.Sampler, row.N); ok {
 			s.PaperTable5 = &v
+		}
+		if v, ok := PaperValue(PaperPixelReconstructionMSE, row.Sampler, row.N); ok {
+			s.PaperTable2 = &v
 		}
 		sums = append(sums, s)
 	}

@@ -166,13 +166,15 @@ func writeReconstruction(dir string, set reconSettings, d study.ReconstructionRe
 
 func printReconSummary(sums []study.ReconstructionSummary) error {
 	tw := table(os.Stdout)
-	fmt.Fprintln(tw, "sampler\tN\tmse latent\tmse [-1,1] (paper)\tmse [0,1] 8-bit (code)\tpaper Table 5 (SD latent)\tseconds\t")
-	for _, s := range sums {
-		paper := "–"
-		if s.PaperTable5 != nil {
-			paper = fmt.Sprintf("%.3f", *s.PaperTable5)
+	fmt.Fprintln(tw, "sampler\tN\tmse latent\tmse [-1,1] (paper)\tmse [0,1] 8-bit (code)\tpaper Table 5 (SD latent)\tpaper Table 2 (SD pixels)\tseconds\t")
+	paper := func(v *float64) string {
+		if v == nil {
+			return "–"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.3e\t%.3e\t%.3e\t%s\t%.1f\t\n", s.Sampler, s.N, s.Latent, s.PM1, s.Unit, paper, s.Seconds)
+		return fmt.Sprintf("%.3f", *v)
+	}
+	for _, s := range sums {
+		fmt.Fprintf(tw, "%s\t%d\t%.3e\t%.3e\t%.3e\t%s\t%s\t%.1f\t\n", s.Sampler, s.N, s.Latent, s.PM1, s.Unit, paper(s.PaperTable5), paper(s.PaperTable2), s.Seconds)
 	}
 	return tw.Flush()
 }
