@@ -23,6 +23,6 @@
 // float64 within 3e-15 of a pure float64 forward (tolerance 1e-12). The float64 graph is
 // float64 throughout, softmax included, as OpenAI's code computes in .double(); recent
 // transformers versions compute the eager softmax in float32 even for a float64 model,
-// and would be ~1e-8 away. Masked attention scores are the dtype's lowest finite value
+// so their float64 output is float32-rounded in the attention probabilities. Masked attention scores are the dtype's lowest finite value
 // (transformers adds finfo.min), which gives exactly zero probabilities, as -inf does.
 package clip
