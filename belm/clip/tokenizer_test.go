@@ -150,39 +150,40 @@ func TestTokenizerConcurrent(t *testing.T) {
 	}
 }
 
-// writeHFTokenizer writes the vocabulary and merges of tok (loaded from OpenAI's file) as
-// transformers lays out a CLIPTokenizer folder: vocab.json (json.dumps(encoder,
-// ensure_ascii=False)), merges.txt ("#version: 0.2" then "first second" in rank order),
-// tokenizer_config.json and special_tokens_map.json as in SD1.5's tokenizer/.
+// writeHFTokenizer writes tok's whole vocabulary as a transformers tokenizer folder.
 func writeHFTokenizer(tb testing.TB, dir string, tok *Tokenizer, padToken string) {
 	tb.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := tok.WriteFolder(dir, 0, padToken); err != nil {
 		tb.Fatal(err)
 	}
-	var vocab strings.Builder
-	enc := json.NewEncoder(&vocab)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(tok.encoder); err != nil {
-		tb.Fatal(err)
+}
+
+// A small vocabulary (a tiny model's): the byte tokens, the first merges, the specials at
+// the end; words the kept merges cannot join come out as more, shorter tokens.
+func TestWriteFolderSmall(t *testing.T) {
+	tok := openAI(t)
+	dir := t.TempDir()
+	if err := tok.WriteFolder(dir, 1000, EndOfText); err != nil {
+		t.Fatal(err)
 	}
-	merges := make([]string, len(tok.ranks))
-	for k, r := range tok.ranks {
-		merges[r] = k
+	small, err := LoadTokenizer(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
-	files := map[string]string{
-		VocabFile:  vocab.String(),
-		MergesFile: "#version: 0.2\n" + strings.Join(merges, "\n") + "\n",
-		TokenizerConfig: `{"add_prefix_space": false, "bos_token": {"__type": "AddedToken", "content": "<|startoftext|>", "lstrip": false, "normalized": true, "rstrip": false, "single_word": false},
- "do_lower_case": true, "eos_token": {"__type": "AddedToken", "content": "<|endoftext|>", "lstrip": false, "normalized": true, "rstrip": false, "single_word": false},
- "errors": "replace", "model_max_length": 77, "name_or_path": "openai/clip-vit-large-patch14", "pad_token": "<|endoftext|>", "tokenizer_class": "CLIPTokenizer",
- "unk_token": {"__type": "AddedToken", "content": "<|endoftext|>", "lstrip": false, "normalized": true, "rstrip": false, "single_word": false}}`,
-		SpecialTokensFile: `{"bos_token": {"content": "<|startoftext|>", "lstrip": false, "normalized": true, "rstrip": false, "single_word": false},
- "eos_token": {"content": "<|endoftext|>", "lstrip": false, "normalized": true, "rstrip": false, "single_word": false},
- "pad_token": "` + padToken + `", "unk_token": {"content": "<|endoftext|>", "lstrip": false, "normalized": true, "rstrip": false, "single_word": false}}`,
+	if small.VocabSize() != 1000 || small.BOS != 998 || small.EOS != 999 || small.Pad != 999 || len(small.ranks) != 486 {
+		t.Fatalf("small vocabulary: %d tokens, bos %d, eos %d, pad %d, %d merges", small.VocabSize(), small.BOS, small.EOS, small.Pad, len(small.ranks))
 	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			tb.Fatal(err)
+	ids, _, err := small.Encode("a photo of a dog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := ids[1 : slices.Index(ids[1:], 999)+1]
+	if slices.Max(content) >= 998 || small.Decode(content) != "a photo of a dog " {
+		t.Errorf("small vocabulary: %v decodes to %q", ids, small.Decode(content))
+	}
+	for _, n := range []int{513, 49409} {
+		if err := tok.WriteFolder(dir, n, EndOfText); err == nil {
+			t.Errorf("size %d accepted", n)
 		}
 	}
 }
