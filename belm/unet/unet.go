@@ -45,7 +45,8 @@ import (
 	"github.com/gomlx/gomlx/support/exceptions"
 )
 
-// UNet is a diffusers UNet2DModel with its weights, as variables of a model.Store.
+// UNet is a diffusers UNet2DModel or UNet2DConditionModel with its weights, as variables
+// of a model.Store.
 type UNet struct {
 	cfg  Config
 	plan *plan
@@ -221,15 +222,40 @@ func NewRandom(cfg Config, seed int64, dtype dtypes.DType, opts ...Option) (*UNe
 // Config returns the model's configuration.
 func (u *UNet) Config() Config { return u.cfg }
 
+// Conditional reports whether the UNet is a UNet2DConditionModel, whose ε needs
+// encoder_hidden_states.
+func (u *UNet) Conditional() bool { return u.cfg.Cond != nil }
+
+// CrossAttentionDim is the width of the encoder_hidden_states a conditional UNet takes
+// (cross_attention_dim); 0 for a UNet2DModel.
+func (u *UNet) CrossAttentionDim() int {
+	if u.cfg.Cond == nil {
+		return 0
+	}
+	return u.cfg.Cond.CrossAttentionDim.At(0)
+}
+
 // Forward is UNet2DModel(x, t).sample: x is [B, C, H, W] (float32 or float64; the graph
 // follows its dtype), t the network timesteps, a scalar or [B] (any numeric dtype, used
 // as float, like diffusers' timesteps.float()). Weights are variables of scope (nil: the
 // UNet's own store, root scope); when scope's store lacks them they are created there.
+// A UNet2DConditionModel needs its context: see ForwardCond.
 func (u *UNet) Forward(scope *model.Scope, x, t *Node) *Node {
 	return u.build(scope, x, t, nil)
 }
 
+// ForwardCond is UNet2DConditionModel(x, t, encoder_hidden_states=context).sample, with x
+// and t as in Forward and context [B, L, cross_attention_dim] (converted to x's dtype).
+// For a UNet2DModel, context must be nil (then it is Forward).
+func (u *UNet) ForwardCond(scope *model.Scope, x, t, context *Node) *Node {
+	return u.buildCond(scope, x, t, context, nil)
+}
+
 func (u *UNet) build(scope *model.Scope, x, t *Node, dbg map[string]*Node) *Node {
+	return u.buildCond(scope, x, t, nil, dbg)
+}
+
+func (u *UNet) buildCond(scope *model.Scope, x, t, context *Node, dbg map[string]*Node) *Node {
 	if scope == nil {
 		scope = u.store.RootScope()
 	}
@@ -237,18 +263,38 @@ func (u *UNet) build(scope *model.Scope, x, t *Node, dbg map[string]*Node) *Node
 	if dt != dtypes.Float32 && dt != dtypes.Float64 {
 		exceptions.Panicf("unet: x must be float32 or float64, got %s", dt)
 	}
-	b := &builder{u: u, ps: u.params, scope: scope, g: x.Graph(), dtype: dt, dbg: dbg}
+	switch {
+	case u.Conditional() && context == nil:
+		exceptions.Panicf("unet: UNet2DConditionModel needs encoder_hidden_states [B, L, %d], but none was given", u.CrossAttentionDim())
+	case !u.Conditional() && context != nil:
+		exceptions.Panicf("unet: UNet2DModel is unconditional, but a conditioning tensor %s was given", context.Shape())
+	}
+	b := &builder{u: u, ps: u.params, scope: scope, g: x.Graph(), dtype: dt, dbg: dbg, ctx: context}
 	return b.forward(x, t)
 }
 
-// Eps implements belm.Model: the UNet's ε-prediction at network time tm.T (a scalar,
-// broadcast over the batch). cond must be nil: UNet2DModel here is unconditional.
-func (u *UNet) Eps(scope *model.Scope, x *Node, tm belm.Time, cond *Node) *Node {
-	if cond != nil {
-		exceptions.Panicf("unet: UNet2DModel is unconditional, but a conditioning tensor %s was given", cond.Shape())
+// checkContext checks encoder_hidden_states against the batch and cross_attention_dim,
+// and converts it to dtype.
+func (u *UNet) checkContext(ctx *Node, batch int, dtype dtypes.DType) *Node {
+	d := ctx.Shape().Dimensions
+	if ctx.Rank() != 3 || d[0] != batch || d[2] != u.CrossAttentionDim() || d[1] < 1 {
+		exceptions.Panicf("unet: encoder_hidden_states must be [B, L, cross_attention_dim] = [%d, L, %d], got shape %s",
+			batch, u.CrossAttentionDim(), ctx.Shape())
 	}
+	if dt := ctx.DType(); dt != dtypes.Float32 && dt != dtypes.Float64 {
+		exceptions.Panicf("unet: encoder_hidden_states must be float32 or float64, got %s", dt)
+	}
+	return ConvertDType(ctx, dtype)
+}
+
+// Eps implements belm.Model: the UNet's ε-prediction at network time tm.T (a scalar,
+// broadcast over the batch). For a UNet2DModel cond must be nil; for a
+// UNet2DConditionModel it is encoder_hidden_states [B, L, cross_attention_dim] (the text
+// encoder's last_hidden_state; under classifier-free guidance belm's runner passes
+// [uncond; cond] with x twice, as StableDiffusionPipeline).
+func (u *UNet) Eps(scope *model.Scope, x *Node, tm belm.Time, cond *Node) *Node {
 	if tm.T == nil {
 		exceptions.Panicf("unet: the UNet needs the network timestep Time.T, which is nil")
 	}
-	return u.Forward(scope, x, tm.T)
+	return u.ForwardCond(scope, x, tm.T, cond)
 }
