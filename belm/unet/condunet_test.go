@@ -3,6 +3,7 @@ package unet
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -325,5 +326,96 @@ func TestSDWeightErrors(t *testing.T) {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error does not mention %q:\n%v", w, err)
 		}
+	}
+}
+
+// TestSDFullSizeConfigs: the parameter counts of SD1.5's and SD2.1's UNets as diffusers
+// builds them from their config.json (no weights allocated).
+func TestSDFullSizeConfigs(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		cfg  Config
+		want int
+	}{{"SD1.5", SD15Config(), 859520964}, {"SD2.1", SD21Config(), 865910724}} {
+		u, err := newUNet(c.cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := u.NumParameters(); got != c.want {
+			t.Errorf("%s: NumParameters = %d, want %d", c.name, got, c.want)
+		}
+	}
+}
+
+// TestSDRandomSD2Like builds a small SD2-like UNet2DConditionModel with random weights
+// (linear projections, per-block head counts, upcast_attention, two transformer layers,
+// only_cross_attention on one block, a 5×5 conv_in) and checks that it runs in float32 and
+// float64 and that the two agree. Tolerance 1e-5·max|ε|: float32 rounding (6e-8
+// relative) accumulated over ~40 layers of O(1) activations.
+//
+// upcast_attention in float64: with WithFloat32Softmax (the default) q and k are rounded
+// to float32 and the softmax is PyTorch's float32 one, as diffusers' AttnProcessor under
+// PyTorch 1.x; WithFloat32Softmax(false) keeps float64 (diffusers under PyTorch ≥ 2,
+// whose scaled_dot_product_attention ignores upcast_attention). The two differ by a
+// float32 rounding: checked to be in (0, 1e-5·max|ε|].
+func TestSDRandomSD2Like(t *testing.T) {
+	cfg := SD21Config()
+	cfg.SampleSize = intPtr(8)
+	cfg.BlockOutChannels = []int{16, 32, 32}
+	cfg.DownBlockTypes = []string{"CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"}
+	cfg.UpBlockTypes = []string{"UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"}
+	cfg.NormNumGroups = intPtr(8)
+	cfg.LayersPerBlock = 1
+	cfg.Cond.AttentionHeadDim = PerBlock{2, 4, 4}
+	cfg.Cond.CrossAttentionDim = PerBlock{24}
+	cfg.Cond.TransformerLayersPerBlock = PerBlock{2, 1, 1}
+	cfg.Cond.OnlyCrossAttention = BoolPerBlock{false, true, false}
+	cfg.Cond.ConvInKernel = 5
+	u, err := NewRandom(cfg, 7, dtypes.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float64, 2*4*8*8)
+	ctx := make([]float64, 2*5*24)
+	for i := range x {
+		x[i] = math.Sin(float64(i))
+	}
+	for i := range ctx {
+		ctx[i] = math.Cos(float64(3 * i))
+	}
+	run := func(u *UNet, dt dtypes.DType) []float64 {
+		exec, err := model.NewExec(goBackend(t), u.Store(), func(scope *model.Scope, x, tt, c *Node) *Node {
+			return u.ForwardCond(scope, x, tt, c)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Exec(toTensor(dt, x, 2, 4, 8, 8), toTensor(dt, []float64{10, 700}, 2), toTensor(dt, ctx, 2, 5, 24))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fromTensor(t, out[0])
+	}
+	e32, e64 := run(u, dtypes.Float32), run(u, dtypes.Float64)
+	scale := 0.0
+	for _, v := range e64 {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			t.Fatal("non-finite ε")
+		}
+		scale = math.Max(scale, math.Abs(v))
+	}
+	d := maxAbsDiff(t, e32, e64)
+	t.Logf("max|ε| = %.3g; float32 vs float64: max|Δ| = %.3g", scale, d)
+	if d > 1e-5*scale {
+		t.Errorf("float32 vs float64: max|Δ| = %g > 1e-5·%g", d, scale)
+	}
+	plain, err := NewRandom(cfg, 7, dtypes.Float32, WithFloat32Softmax(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d = maxAbsDiff(t, run(plain, dtypes.Float64), e64)
+	t.Logf("float64, upcast_attention emulated vs pure float64: max|Δ| = %.3g", d)
+	if d == 0 || d > 1e-5*scale {
+		t.Errorf("upcast_attention emulation: max|Δ| = %g, want in (0, 1e-5·%g]", d, scale)
 	}
 }

@@ -121,7 +121,8 @@ func DDPMCifar10Config() Config {
 	return c
 }
 
-// knownKeys are the config.json keys UNet2DModel understands; any other key (other than
+// knownKeys are the config.json keys UNet2DModel understands (condKnownKeys:
+// UNet2DConditionModel's); any other key (other than
 // bookkeeping keys starting with "_") is rejected, since ignoring an option silently
 // could build a different network.
 var knownKeys = func() map[string]bool {
@@ -225,7 +226,8 @@ func (c Config) checkBounds(bad func(format string, args ...any)) {
 	}
 }
 
-// Validate checks that the configuration describes a UNet2DModel this port implements;
+// Validate checks that the configuration describes a UNet2DModel or
+// UNet2DConditionModel this port implements;
 // every unsupported option is named in the error. It also checks that the architecture
 // is consistent (group counts divide channels, skip connections match).
 func (c Config) Validate() error {

@@ -1,9 +1,24 @@
 // Package unet is a GoMLX port of Hugging Face diffusers' UNet2DModel (the ε-network of
-// google/ddpm-cifar10-32 and friends), built from the model's config.json and loaded
-// from its diffusion_pytorch_model.safetensors (or .bin, a PyTorch checkpoint read without
-// executing anything: LoadPyTorch).
+// google/ddpm-cifar10-32 and friends), UNet2DConditionModel (Stable Diffusion 1.x/2.x's
+// text-conditioned ε-network) and, beside them, AutoencoderKL (SD's VAE), built from the
+// model's config.json and loaded from its diffusion_pytorch_model.safetensors (or .bin, a
+// PyTorch checkpoint read without executing anything: LoadPyTorch). The models share one
+// set of blocks (resnets, norms, convolutions, attention, timestep embedding) and one
+// weight loader (params: every tensor checked against the plan's names and shapes).
 //
-// It implements the blocks UNet2DModel uses with positional time embeddings:
+// UNet2DConditionModel (Config.Cond; _class_name picks the class) adds CrossAttnDownBlock2D,
+// CrossAttnUpBlock2D and UNetMidBlock2DCrossAttn (also UNetMidBlock2D or no mid block),
+// whose Transformer2DModel is GroupNorm (eps 1e-6) → proj_in (1×1 conv, or Linear with
+// use_linear_projection) → BasicTransformerBlocks (LayerNorm → self-attention → +;
+// LayerNorm → cross-attention on encoder_hidden_states → +; LayerNorm → GEGLU with exact
+// erf GELU → +) → proj_out → + input. attention_head_dim is the number of heads, per block
+// or for all, as diffusers reads it; options SD 1.x/2.x do not use are refused by name.
+// Its ε takes the context as belm.Model's cond, [B, L, cross_attention_dim]. Against
+// diffusers v0.31 (the tiny SD1.5-structured fixture): 1.6e-6 in float32, 2.2e-15 in
+// float64; diffusers' float64 attention has no upcast_softmax, so no float32 softmax is
+// emulated there, and upcast_attention (SD2.1) follows WithFloat32Softmax.
+//
+// For UNet2DModel it implements the blocks used with positional time embeddings:
 // DownBlock2D, AttnDownBlock2D, UpBlock2D, AttnUpBlock2D, UNetMidBlock2D (with or
 // without attention), ResnetBlock2D ("default" and "scale_shift" time conditioning),
 // Downsample2D (strided conv, including downsample_padding 0's asymmetric padding),
@@ -108,6 +123,14 @@ func WithSleefSinCos(on bool) Option {
 // torchSoftmax32), which is what the reference fixtures need to agree to 1e-12. With
 // false the softmax is computed in float64 (what diffusers does under PyTorch ≥ 2, and
 // the more exact choice; ~2.5e-8 away from the fixtures). No effect on float32 graphs.
+//
+// In UNet2DConditionModel's transformers (upcast_softmax false) the softmax is the
+// graph's, except with upcast_attention (SD2.1), where diffusers' AttnProcessor also
+// casts q and k with .float(): with true, q and k are rounded to float32, the scores
+// taken in float32 (in GoMLX's summation order, not baddbmm's) and the softmax is
+// PyTorch's float32 one; with false everything stays float64 (diffusers under PyTorch
+// ≥ 2, whose scaled_dot_product_attention ignores upcast_attention). They differ by
+// ~4e-8 on a small random model.
 func WithFloat32Softmax(on bool) Option {
 	return func(o *options) { o.float32Softmax = on }
 }
@@ -139,7 +162,7 @@ func newUNet(cfg Config, opts []Option) (*UNet, error) {
 	return &UNet{cfg: cfg, plan: p, params: newParams("unet", p.params(), o)}, nil
 }
 
-// New builds the UNet of cfg with the given weights, keyed as UNet2DModel.state_dict()
+// New builds the UNet of cfg with the given weights, keyed as the model's state_dict()
 // names them (current or legacy attention names). Missing tensors, tensors of the wrong
 // shape and unexpected tensors are reported together in one error.
 func New(cfg Config, weights Weights, opts ...Option) (*UNet, error) {
@@ -159,7 +182,8 @@ const (
 	WeightsFile = "diffusion_pytorch_model.safetensors"
 )
 
-// Load reads a diffusers UNet2DModel folder: config.json and
+// Load reads a diffusers UNet2DModel or UNet2DConditionModel folder (the class is
+// config.json's _class_name): config.json and
 // diffusion_pytorch_model.safetensors, or, when the folder has no safetensors file,
 // diffusion_pytorch_model.bin (a zip-format PyTorch checkpoint, read without executing
 // anything: see LoadPyTorch). A pipeline folder whose UNet lives in a "unet" subfolder is
