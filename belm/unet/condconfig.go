@@ -253,6 +253,9 @@ func parseCondConfig(data []byte, raw map[string]json.RawMessage) (Config, error
 // UNet2DModel's own (keys sorted, as diffusers' save_config).
 func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config
+	if c.Cond != nil {
+		c.ClassName = UNet2DConditionModelClass // what ParseConfig reads the class from
+	}
 	data, err := json.Marshal(plain(c))
 	if err != nil || c.Cond == nil {
 		return data, err

@@ -243,6 +243,13 @@ func TestSDConfig(t *testing.T) {
 	if d2, _ := json.Marshal(back); string(d2) != string(data) {
 		t.Errorf("round trip differs:\n%s\n%s", data, d2)
 	}
+	// A Go-built config (per-block lists, no _class_name) round-trips too.
+	sd21 := SD21Config()
+	sd21.ClassName = ""
+	data, _ = json.Marshal(sd21)
+	if back, err := ParseConfig(data); err != nil || fmt.Sprint(back.Cond.AttentionHeadDim) != "[5 10 20 20]" || !back.Cond.UpcastAttention {
+		t.Errorf("SD21Config round trip: %v %+v\n%s", err, back.Cond, data)
+	}
 	for _, c := range []struct {
 		set  map[string]any
 		want []string
