@@ -11,12 +11,18 @@ import (
 	"strings"
 )
 
-// Config is the configuration of a diffusers UNet2DModel, as diffusers saves it in
-// config.json. JSON tags are diffusers' argument names. Nullable options are pointers
-// (nil = JSON null).
+// Config is the configuration of a diffusers UNet2DModel or UNet2DConditionModel, as
+// diffusers saves it in config.json. JSON tags are diffusers' argument names. Nullable
+// options are pointers (nil = JSON null).
 //
-// ParseConfig starts from diffusers' own defaults (UNet2DModel.__init__, v0.31), so
-// options missing from a config.json take the value diffusers would give them.
+// A UNet2DConditionModel's config (_class_name "UNet2DConditionModel") has Cond set: the
+// options only that class has; of the fields here it uses those its __init__ shares with
+// UNet2DModel (not downsample_type, upsample_type, attn_norm_num_groups, add_attention,
+// num_train_timesteps, nor attention_head_dim: see CondConfig).
+//
+// ParseConfig starts from diffusers' own defaults (UNet2DModel.__init__ or
+// UNet2DConditionModel.__init__, v0.31), so options missing from a config.json take the
+// value diffusers would give them.
 type Config struct {
 	ClassName string `json:"_class_name,omitempty"`
 
@@ -49,6 +55,20 @@ type Config struct {
 	ClassEmbedType       *string `json:"class_embed_type"`
 	NumClassEmbeds       *int    `json:"num_class_embeds"`
 	NumTrainTimesteps    *int    `json:"num_train_timesteps"`
+
+	// Cond holds UNet2DConditionModel's own options; nil for a UNet2DModel.
+	Cond *CondConfig `json:"-"`
+}
+
+// Conditional reports whether the config is a UNet2DConditionModel's.
+func (c Config) Conditional() bool { return c.Cond != nil }
+
+// className is the class the config describes.
+func (c Config) className() string {
+	if c.Cond != nil {
+		return UNet2DConditionModelClass
+	}
+	return UNet2DModelClass
 }
 
 func intPtr(v int) *int { return &v }
@@ -101,24 +121,27 @@ func DDPMCifar10Config() Config {
 	return c
 }
 
-// knownKeys are the config.json keys UNet2DModel understands; any other key (other than
+// knownKeys are the config.json keys UNet2DModel understands (condKnownKeys:
+// UNet2DConditionModel's); any other key (other than
 // bookkeeping keys starting with "_") is rejected, since ignoring an option silently
 // could build a different network.
 var knownKeys = func() map[string]bool {
 	m := map[string]bool{}
-	t := reflect.TypeFor[Config]()
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+	for _, name := range jsonNames(reflect.TypeFor[Config]()) {
 		m[name] = true
 	}
 	return m
 }()
 
-// ParseConfig parses a diffusers UNet2DModel config.json and validates it.
+// ParseConfig parses a diffusers UNet2DModel or UNet2DConditionModel config.json (by its
+// _class_name; UNet2DModel when absent) and validates it.
 func ParseConfig(data []byte) (Config, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return Config{}, fmt.Errorf("unet: parsing config.json: %w", err)
+	}
+	if string(raw["_class_name"]) == `"`+UNet2DConditionModelClass+`"` {
+		return parseCondConfig(data, raw)
 	}
 	var unknown []string
 	for k := range raw {
@@ -203,7 +226,8 @@ func (c Config) checkBounds(bad func(format string, args ...any)) {
 	}
 }
 
-// Validate checks that the configuration describes a UNet2DModel this port implements;
+// Validate checks that the configuration describes a UNet2DModel or
+// UNet2DConditionModel this port implements;
 // every unsupported option is named in the error. It also checks that the architecture
 // is consistent (group counts divide channels, skip connections match).
 func (c Config) Validate() error {
@@ -211,7 +235,12 @@ func (c Config) Validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	c.checkFeatures(bad)
 	c.checkSizes(bad)
-	c.checkBlocks(bad)
+	if c.Cond != nil {
+		c.checkCond(bad)
+		c.checkCondBlocks(bad)
+	} else {
+		c.checkBlocks(bad)
+	}
 	errs = slices.Compact(errs)
 	if len(errs) == 0 {
 		// The architecture itself (group counts, head counts, skip channels).
@@ -220,14 +249,17 @@ func (c Config) Validate() error {
 		}
 		return nil
 	}
-	return fmt.Errorf("unet: unsupported or invalid UNet2DModel config: %s", strings.Join(errs, "; "))
+	return fmt.Errorf("unet: unsupported or invalid %s config: %s", c.className(), strings.Join(errs, "; "))
 }
 
 // checkFeatures reports, through bad, the model class, embeddings, activation and time
 // conditioning this port does not implement.
 func (c Config) checkFeatures(bad func(format string, args ...any)) {
-	if c.ClassName != "" && c.ClassName != "UNet2DModel" {
-		bad("_class_name %q: only UNet2DModel is supported", c.ClassName)
+	switch {
+	case c.ClassName == UNet2DConditionModelClass && c.Cond == nil:
+		bad("_class_name %q without the conditional options (Config.Cond is nil: start from DefaultCondConfig)", c.ClassName)
+	case c.ClassName != "" && c.ClassName != c.className():
+		bad("_class_name %q: only UNet2DModel and UNet2DConditionModel are supported", c.ClassName)
 	}
 	if c.TimeEmbeddingType != "positional" {
 		bad("time_embedding_type %q is not supported (only \"positional\"; diffusers also has \"fourier\" and \"learned\")", c.TimeEmbeddingType)

@@ -32,6 +32,7 @@ type builder struct {
 	g     *Graph
 	dtype dtypes.DType
 	dbg   map[string]*Node // nil unless a test asks for intermediate activations
+	ctx   *Node            // encoder_hidden_states [B, L, cross_attention_dim] (conditional UNet)
 }
 
 func (b *builder) debug(name string, n *Node) {
@@ -77,6 +78,11 @@ func silu(x *Node) *Node {
 // linear applies a PyTorch Linear (weight [out, in]) to x [B, …, in].
 func (b *builder) linear(prefix string, x *Node) *Node {
 	return nn.Linear(x, b.w(prefix+".weight"), b.w(prefix+".bias"))
+}
+
+// linearNoBias applies a PyTorch Linear with bias=False.
+func (b *builder) linearNoBias(prefix string, x *Node) *Node {
+	return DotGeneral(x, []int{x.Rank() - 1}, nil, b.w(prefix+".weight"), []int{1}, nil)
 }
 
 // groupNorm is torch.nn.GroupNorm (affine) on x [B, C, …].
@@ -132,30 +138,53 @@ func (b *builder) attention(a attnPlan, x *Node) *Node {
 	if a.groups > 0 {
 		h = b.groupNorm(a.prefix+".group_norm", a.groups, a.eps, h)
 	}
-	h = Transpose(h, 1, 2) // [B, N, C]
-	split := func(t *Node) *Node { return Reshape(t, batch, n, a.heads, a.headDim) }
-	q := split(b.linear(a.prefix+".to_q", h))
-	k := split(b.linear(a.prefix+".to_k", h))
-	v := split(b.linear(a.prefix+".to_v", h))
-	// scores[b, h, i, j] = scale · Σ_d q[b, i, h, d]·k[b, j, h, d]
-	scores := DotGeneral(q, []int{3}, []int{0, 2}, k, []int{3}, []int{0, 2})
-	scores = MulScalar(scores, 1/math.Sqrt(float64(a.headDim)))
-	var probs *Node
-	if b.ps.opts.float32Softmax && b.dtype == dtypes.Float64 {
-		probs = torchSoftmax32(scores)
-	} else {
-		probs = Softmax(scores, -1)
-	}
-	// o[b, h, i, d] = Σ_j probs[b, h, i, j]·v[b, j, h, d]
-	o := DotGeneral(probs, []int{3}, []int{0, 1}, v, []int{1}, []int{0, 2})
-	o = Reshape(TransposeAllAxes(o, 0, 2, 1, 3), batch, n, a.inner())
-	o = b.linear(a.prefix+".to_out.0", o) // [B, N, C]
+	h = Transpose(h, 1, 2)   // [B, N, C]
+	o := b.attend(a, h, nil) // [B, N, C]
 	o = Reshape(Transpose(o, 1, 2), dims...)
 	out := Add(o, x)
 	if a.rescale != 1 {
 		out = DivScalar(out, a.rescale)
 	}
 	return out
+}
+
+// attend is the core of diffusers' Attention (AttnProcessor): q from h [B, N, C], k and v
+// from ctx [B, M, C_ctx] (nil: h, self-attention), softmax(q·kᵀ/√d)·v per head, then
+// to_out.0, [B, N, C]; no residual.
+//
+// In a float64 graph with WithFloat32Softmax (PyTorch 1.x's numerics), upcast_softmax
+// takes the float32 softmax of torchSoftmax32, and upcast_attention (SD2.1) also rounds q
+// and k to float32 and takes the scores in float32 (PyTorch's baddbmm differs in its
+// summation order: ~1 ulp of float32). In float32 graphs both are no-ops.
+func (b *builder) attend(a attnPlan, h, ctx *Node) *Node {
+	if ctx == nil {
+		ctx = h
+	}
+	batch, n, m := h.Shape().Dimensions[0], h.Shape().Dimensions[1], ctx.Shape().Dimensions[1]
+	proj := b.linear
+	if !a.qkvBias {
+		proj = b.linearNoBias
+	}
+	q := Reshape(proj(a.prefix+".to_q", h), batch, n, a.heads, a.headDim)
+	k := Reshape(proj(a.prefix+".to_k", ctx), batch, m, a.heads, a.headDim)
+	v := Reshape(proj(a.prefix+".to_v", ctx), batch, m, a.heads, a.headDim)
+	f32 := b.ps.opts.float32Softmax && b.dtype == dtypes.Float64
+	if f32 && a.upcastAttention {
+		q, k = ConvertDType(q, dtypes.Float32), ConvertDType(k, dtypes.Float32)
+	}
+	// scores[b, h, i, j] = scale · Σ_d q[b, i, h, d]·k[b, j, h, d]
+	scores := DotGeneral(q, []int{3}, []int{0, 2}, k, []int{3}, []int{0, 2})
+	scores = MulScalar(scores, 1/math.Sqrt(float64(a.headDim)))
+	var probs *Node
+	if f32 && (a.upcastSoftmax || a.upcastAttention) {
+		probs = torchSoftmax32(ConvertDType(scores, b.dtype))
+	} else {
+		probs = Softmax(scores, -1)
+	}
+	// o[b, h, i, d] = Σ_j probs[b, h, i, j]·v[b, j, h, d]
+	o := DotGeneral(probs, []int{3}, []int{0, 1}, v, []int{1}, []int{0, 2})
+	o = Reshape(TransposeAllAxes(o, 0, 2, 1, 3), batch, n, a.inner())
+	return b.linear(a.prefix+".to_out.0", o)
 }
 
 // upsampleNearest2x doubles H and W by repetition (F.interpolate(scale_factor=2, mode="nearest")).
@@ -199,8 +228,33 @@ func (b *builder) timestepEmbedding(t *Node) *Node {
 	return ConvertDType(emb, b.dtype)
 }
 
-// forward is UNet2DModel.forward on x [B, C, H, W] and timesteps t (scalar or [B]).
+// forward is UNet2DModel.forward (UNet2DConditionModel.forward with the context b.ctx)
+// on x [B, C, H, W] and timesteps t (scalar or [B]).
 func (b *builder) forward(x, t *Node) *Node {
+	p := b.u.plan
+	cfg := b.u.cfg
+	t = b.checkInputs(x, t)
+	if cfg.CenterInputSample {
+		x = AddScalar(MulScalar(x, 2), -1)
+	}
+	tproj := b.timestepEmbedding(t)
+	b.debug("t_proj", tproj)
+	emb := b.linear("time_embedding.linear_2", silu(b.linear("time_embedding.linear_1", tproj)))
+	b.debug("t_emb", emb)
+	embAct := silu(emb) // every resnet applies the nonlinearity to temb before its projection
+
+	h := b.conv(p.convIn, x)
+	b.debug("conv_in", h)
+	h, skips := b.downPath(h, embAct)
+	h = b.midPath(h, embAct)
+	h = b.upPath(h, embAct, skips)
+	h = silu(b.groupNorm("conv_norm_out", p.normOut, cfg.NormEps, h))
+	return b.conv(p.convOut, h)
+}
+
+// checkInputs checks x's and t's shapes (and the context's, for a conditional model)
+// and returns t as [B].
+func (b *builder) checkInputs(x, t *Node) *Node {
 	p := b.u.plan
 	cfg := b.u.cfg
 	if x.Rank() != 4 {
@@ -214,6 +268,9 @@ func (b *builder) forward(x, t *Node) *Node {
 	if f := 1 << p.numDown; dims[2]%f != 0 || dims[3]%f != 0 {
 		exceptions.Panicf("unet: x's height and width (shape %s) must be multiples of %d (%d downsamplings)", x.Shape(), f, p.numDown)
 	}
+	if b.ctx != nil {
+		b.ctx = b.u.checkContext(b.ctx, batch, b.dtype)
+	}
 	switch t.Rank() {
 	case 0:
 		t = BroadcastToDims(t, batch)
@@ -224,25 +281,28 @@ func (b *builder) forward(x, t *Node) *Node {
 	default:
 		exceptions.Panicf("unet: timesteps have shape %s, want a scalar or [%d]", t.Shape(), batch)
 	}
+	return t
+}
 
-	if cfg.CenterInputSample {
-		x = AddScalar(MulScalar(x, 2), -1)
+// blockAttn applies the attention layer j of a block (attns or xfs; none when both are nil).
+func (b *builder) blockAttn(attns []attnPlan, xfs []transformerPlan, j int, h *Node) *Node {
+	if attns != nil {
+		h = b.attention(attns[j], h)
 	}
-	tproj := b.timestepEmbedding(t)
-	b.debug("t_proj", tproj)
-	emb := b.linear("time_embedding.linear_2", silu(b.linear("time_embedding.linear_1", tproj)))
-	b.debug("t_emb", emb)
-	embAct := silu(emb) // every resnet applies the nonlinearity to temb before its projection
+	if xfs != nil {
+		h = b.transformer(xfs[j], h)
+	}
+	return h
+}
 
-	h := b.conv(p.convIn, x)
-	b.debug("conv_in", h)
+// downPath runs the down blocks, returning their output and the skip connections.
+func (b *builder) downPath(h, embAct *Node) (*Node, []*Node) {
 	skips := []*Node{h}
-	for i, d := range p.downs {
+	for i, d := range b.u.plan.downs {
 		for j, r := range d.resnets {
 			h = b.resnet(r, h, embAct)
-			if d.attns != nil {
-				h = b.attention(d.attns[j], h)
-			}
+			b.debug(r.prefix, h)
+			h = b.blockAttn(d.attns, d.xfs, j, h)
 			skips = append(skips, h)
 		}
 		if d.downsample != nil {
@@ -251,32 +311,42 @@ func (b *builder) forward(x, t *Node) *Node {
 		}
 		b.debug(fmt.Sprintf("down_blocks.%d", i), h)
 	}
+	return h, skips
+}
 
-	h = b.resnet(p.mid.resnets[0], h, embAct)
-	for j, a := range p.mid.attns {
-		if a != nil {
-			h = b.attention(*a, h)
+// midPath runs the mid block: resnets[0], then (attention, resnet) pairs; nothing when
+// there is no mid block.
+func (b *builder) midPath(h, embAct *Node) *Node {
+	mid := b.u.plan.mid
+	for j, r := range mid.resnets {
+		if j > 0 && j-1 < len(mid.attns) && mid.attns[j-1] != nil {
+			h = b.attention(*mid.attns[j-1], h)
 		}
-		h = b.resnet(p.mid.resnets[j+1], h, embAct)
+		if j > 0 && j-1 < len(mid.xfs) {
+			h = b.transformer(*mid.xfs[j-1], h)
+		}
+		h = b.resnet(r, h, embAct)
 	}
 	b.debug("mid_block", h)
+	return h
+}
 
-	for i, u := range p.ups {
+// upPath runs the up blocks, each resnet taking the previous output concatenated with a
+// skip connection popped from skips.
+func (b *builder) upPath(h, embAct *Node, skips []*Node) *Node {
+	for i, u := range b.u.plan.ups {
 		for j, r := range u.resnets {
 			skip := skips[len(skips)-1]
 			skips = skips[:len(skips)-1]
 			h = Concatenate([]*Node{h, skip}, 1)
 			h = b.resnet(r, h, embAct)
-			if u.attns != nil {
-				h = b.attention(u.attns[j], h)
-			}
+			b.debug(r.prefix, h)
+			h = b.blockAttn(u.attns, u.xfs, j, h)
 		}
 		if u.upsample != nil {
 			h = b.conv(*u.upsample, upsampleNearest2x(h))
 		}
 		b.debug(fmt.Sprintf("up_blocks.%d", i), h)
 	}
-
-	h = silu(b.groupNorm("conv_norm_out", p.normOut, cfg.NormEps, h))
-	return b.conv(p.convOut, h)
+	return h
 }

@@ -21,14 +21,30 @@ type resnetPlan struct {
 	hasShortcut bool // 1×1 conv_shortcut when in != out
 }
 
+// attnPlan is a diffusers Attention: UNet2DModel's attention blocks (group norm,
+// residual) and the self- and cross-attention of a BasicTransformerBlock.
 type attnPlan struct {
-	prefix   string // e.g. "down_blocks.1.attentions.0"
-	channels int
-	heads    int
-	headDim  int
-	groups   int // 0: no group_norm
-	eps      float64
-	rescale  float64 // rescale_output_factor
+	prefix     string // e.g. "down_blocks.1.attentions.0"
+	channels   int    // query_dim
+	contextDim int    // cross_attention_dim of to_k/to_v; 0: self-attention (channels)
+	heads      int
+	headDim    int
+	groups     int // 0: no group_norm
+	eps        float64
+	rescale    float64 // rescale_output_factor
+	qkvBias    bool    // to_q/to_k/to_v have biases (UNet2DModel's blocks; not a transformer's)
+	// upcastSoftmax: diffusers' upcast_softmax (UNet2DModel's blocks), the softmax's .float()
+	// (see WithFloat32Softmax). upcastAttention: upcast_attention (SD2.1's transformers), q and
+	// k's .float() before the scores.
+	upcastSoftmax, upcastAttention bool
+}
+
+// kvDim is the width of the keys' and values' input.
+func (a attnPlan) kvDim() int {
+	if a.contextDim > 0 {
+		return a.contextDim
+	}
+	return a.channels
 }
 
 func (a attnPlan) inner() int { return a.heads * a.headDim }
@@ -41,21 +57,29 @@ type convPlan struct {
 	padding [2][2]int // per spatial axis (H, W): {before, after}
 }
 
+// Blocks have attention layers of one kind: attns (AttnDownBlock2D, …) or xfs
+// (Transformer2DModel: CrossAttnDownBlock2D, …), or none.
+
 type downPlan struct {
 	resnets    []resnetPlan
-	attns      []attnPlan // nil for DownBlock2D
+	attns      []attnPlan        // nil for DownBlock2D
+	xfs        []transformerPlan // CrossAttnDownBlock2D
 	downsample *convPlan
 }
 
 type upPlan struct {
 	resnets  []resnetPlan
 	attns    []attnPlan
+	xfs      []transformerPlan
 	upsample *convPlan
 }
 
+// midPlan: resnets[0], then (attention, resnet) pairs. No resnets: no mid block
+// (UNet2DConditionModel's mid_block_type null).
 type midPlan struct {
-	resnets []resnetPlan // len(attns)+1
-	attns   []*attnPlan  // nil entries: add_attention false
+	resnets []resnetPlan       // len(attns)+1 or len(xfs)+1
+	attns   []*attnPlan        // nil entries: add_attention false
+	xfs     []*transformerPlan // UNetMidBlock2DCrossAttn
 }
 
 type plan struct {
@@ -123,7 +147,7 @@ func (b *planBuilder) attn(prefix string, ch, attnGroups int, rescale float64) a
 		b.checkGroups(prefix+".group_norm", ch, attnGroups)
 	}
 	return attnPlan{prefix: prefix, channels: ch, heads: heads, headDim: headDim, groups: attnGroups,
-		eps: b.cfg.NormEps, rescale: rescale}
+		eps: b.cfg.NormEps, rescale: rescale, qkvBias: true, upcastSoftmax: true}
 }
 
 // newPlan resolves the architecture. cfg must have passed the option checks of Validate.
@@ -136,14 +160,18 @@ func newPlan(cfg Config) (*plan, error) {
 		scaleShift: cfg.ResnetTimeScaleShift == "scale_shift",
 	}
 	b.p.convIn = conv3("conv_in", cfg.InChannels, boc[0])
+	b.p.convOut = conv3("conv_out", boc[0], cfg.OutChannels)
+	if cfg.Cond != nil {
+		b.p.convIn = convK("conv_in", cfg.InChannels, boc[0], cfg.Cond.ConvInKernel)
+		b.p.convOut = convK("conv_out", boc[0], cfg.OutChannels, cfg.Cond.ConvOutKernel)
+	}
 	b.downBlocks()
 	b.midBlock()
 	b.upBlocks()
 	b.p.normOut = b.groups
 	b.checkGroups("conv_norm_out", boc[0], b.groups)
-	b.p.convOut = conv3("conv_out", boc[0], cfg.OutChannels)
 	if len(b.errs) > 0 {
-		return nil, fmt.Errorf("unet: inconsistent UNet2DModel config: %s", strings.Join(b.errs, "; "))
+		return nil, fmt.Errorf("unet: inconsistent %s config: %s", cfg.className(), strings.Join(b.errs, "; "))
 	}
 	return b.p, nil
 }
@@ -166,8 +194,11 @@ func (b *planBuilder) downBlocks() {
 				rin = in
 			}
 			d.resnets = append(d.resnets, b.resnet(fmt.Sprintf("down_blocks.%d.resnets.%d", i, j), rin, out, 1))
-			if blockType(bt) == "AttnDownBlock2D" {
+			switch blockType(bt) {
+			case "AttnDownBlock2D":
 				d.attns = append(d.attns, b.attn(fmt.Sprintf("down_blocks.%d.attentions.%d", i, j), out, b.groups, 1))
+			case "CrossAttnDownBlock2D":
+				d.xfs = append(d.xfs, b.transformer(fmt.Sprintf("down_blocks.%d.attentions.%d", i, j), out, i, false))
 			}
 			b.skips = append(b.skips, out)
 		}
@@ -203,6 +234,10 @@ func (b *planBuilder) midBlock() {
 	}
 	s := cfg.MidBlockScaleFactor
 	mid := &b.p.mid
+	if cfg.Cond != nil {
+		b.condMidBlock(midCh)
+		return
+	}
 	mid.resnets = append(mid.resnets, b.resnet("mid_block.resnets.0", midCh, midCh, s))
 	if cfg.AddAttention {
 		a := b.attn("mid_block.attentions.0", midCh, attnGroups, s)
@@ -242,8 +277,11 @@ func (b *planBuilder) upBlocks() {
 			prefix := fmt.Sprintf("up_blocks.%d.resnets.%d", i, j)
 			b.popSkip(prefix, resSkip)
 			u.resnets = append(u.resnets, b.resnet(prefix, rin+resSkip, out, 1))
-			if blockType(bt) == "AttnUpBlock2D" {
+			switch blockType(bt) {
+			case "AttnUpBlock2D":
 				u.attns = append(u.attns, b.attn(fmt.Sprintf("up_blocks.%d.attentions.%d", i, j), out, b.groups, 1))
+			case "CrossAttnUpBlock2D": // diffusers reverses the per-block options for the up path
+				u.xfs = append(u.xfs, b.transformer(fmt.Sprintf("up_blocks.%d.attentions.%d", i, j), out, n-1-i, false))
 			}
 		}
 		if !final {
@@ -304,6 +342,10 @@ func (l *specList) linear(prefix string, in, out int) {
 	l.add(prefix+".bias", kindBias, out)
 }
 
+func (l *specList) linearNoBias(prefix string, in, out int) {
+	l.add(prefix+".weight", kindWeight, out, in)
+}
+
 func (l *specList) norm(prefix string, ch int) {
 	l.add(prefix+".weight", kindNormW, ch)
 	l.add(prefix+".bias", kindNormB, ch)
@@ -332,9 +374,13 @@ func (l *specList) attn(a attnPlan) {
 	if a.groups > 0 {
 		l.norm(a.prefix+".group_norm", a.channels)
 	}
-	l.linear(a.prefix+".to_q", a.channels, a.inner())
-	l.linear(a.prefix+".to_k", a.channels, a.inner())
-	l.linear(a.prefix+".to_v", a.channels, a.inner())
+	proj := l.linear
+	if !a.qkvBias {
+		proj = l.linearNoBias
+	}
+	proj(a.prefix+".to_q", a.channels, a.inner())
+	proj(a.prefix+".to_k", a.kvDim(), a.inner())
+	proj(a.prefix+".to_v", a.kvDim(), a.inner())
 	l.linear(a.prefix+".to_out.0", a.inner(), a.channels)
 }
 
@@ -350,23 +396,31 @@ func (p *plan) params() []paramSpec {
 			if d.attns != nil {
 				l.attn(d.attns[j])
 			}
+			if d.xfs != nil {
+				l.transformer(d.xfs[j])
+			}
 		}
 		if d.downsample != nil {
 			l.conv(*d.downsample)
 		}
 	}
-	l.resnet(p.mid.resnets[0])
-	for j, a := range p.mid.attns {
-		if a != nil {
-			l.attn(*a)
+	for j, r := range p.mid.resnets {
+		if j > 0 && j-1 < len(p.mid.attns) && p.mid.attns[j-1] != nil {
+			l.attn(*p.mid.attns[j-1])
 		}
-		l.resnet(p.mid.resnets[j+1])
+		if j > 0 && j-1 < len(p.mid.xfs) {
+			l.transformer(*p.mid.xfs[j-1])
+		}
+		l.resnet(r)
 	}
 	for _, u := range p.ups {
 		for j, r := range u.resnets {
 			l.resnet(r)
 			if u.attns != nil {
 				l.attn(u.attns[j])
+			}
+			if u.xfs != nil {
+				l.transformer(u.xfs[j])
 			}
 		}
 		if u.upsample != nil {

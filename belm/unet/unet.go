@@ -1,9 +1,24 @@
 // Package unet is a GoMLX port of Hugging Face diffusers' UNet2DModel (the ε-network of
-// google/ddpm-cifar10-32 and friends), built from the model's config.json and loaded
-// from its diffusion_pytorch_model.safetensors (or .bin, a PyTorch checkpoint read without
-// executing anything: LoadPyTorch).
+// google/ddpm-cifar10-32 and friends), UNet2DConditionModel (Stable Diffusion 1.x/2.x's
+// text-conditioned ε-network) and, beside them, AutoencoderKL (SD's VAE), built from the
+// model's config.json and loaded from its diffusion_pytorch_model.safetensors (or .bin, a
+// PyTorch checkpoint read without executing anything: LoadPyTorch). The models share one
+// set of blocks (resnets, norms, convolutions, attention, timestep embedding) and one
+// weight loader (params: every tensor checked against the plan's names and shapes).
 //
-// It implements the blocks UNet2DModel uses with positional time embeddings:
+// UNet2DConditionModel (Config.Cond; _class_name picks the class) adds CrossAttnDownBlock2D,
+// CrossAttnUpBlock2D and UNetMidBlock2DCrossAttn (also UNetMidBlock2D or no mid block),
+// whose Transformer2DModel is GroupNorm (eps 1e-6) → proj_in (1×1 conv, or Linear with
+// use_linear_projection) → BasicTransformerBlocks (LayerNorm → self-attention → +;
+// LayerNorm → cross-attention on encoder_hidden_states → +; LayerNorm → GEGLU with exact
+// erf GELU → +) → proj_out → + input. attention_head_dim is the number of heads, per block
+// or for all, as diffusers reads it; options SD 1.x/2.x do not use are refused by name.
+// Its ε takes the context as belm.Model's cond, [B, L, cross_attention_dim]. Against
+// diffusers v0.31 (the tiny SD1.5-structured fixture): 1.6e-6 in float32, 2.2e-15 in
+// float64; diffusers' float64 attention has no upcast_softmax, so no float32 softmax is
+// emulated there, and upcast_attention (SD2.1) follows WithFloat32Softmax.
+//
+// For UNet2DModel it implements the blocks used with positional time embeddings:
 // DownBlock2D, AttnDownBlock2D, UpBlock2D, AttnUpBlock2D, UNetMidBlock2D (with or
 // without attention), ResnetBlock2D ("default" and "scale_shift" time conditioning),
 // Downsample2D (strided conv, including downsample_padding 0's asymmetric padding),
@@ -45,7 +60,8 @@ import (
 	"github.com/gomlx/gomlx/support/exceptions"
 )
 
-// UNet is a diffusers UNet2DModel with its weights, as variables of a model.Store.
+// UNet is a diffusers UNet2DModel or UNet2DConditionModel with its weights, as variables
+// of a model.Store.
 type UNet struct {
 	cfg  Config
 	plan *plan
@@ -107,6 +123,14 @@ func WithSleefSinCos(on bool) Option {
 // torchSoftmax32), which is what the reference fixtures need to agree to 1e-12. With
 // false the softmax is computed in float64 (what diffusers does under PyTorch ≥ 2, and
 // the more exact choice; ~2.5e-8 away from the fixtures). No effect on float32 graphs.
+//
+// In UNet2DConditionModel's transformers (upcast_softmax false) the softmax is the
+// graph's, except with upcast_attention (SD2.1), where diffusers' AttnProcessor also
+// casts q and k with .float(): with true, q and k are rounded to float32, the scores
+// taken in float32 (in GoMLX's summation order, not baddbmm's) and the softmax is
+// PyTorch's float32 one; with false everything stays float64 (diffusers under PyTorch
+// ≥ 2, whose scaled_dot_product_attention ignores upcast_attention). They differ by
+// ~4e-8 on a small random model.
 func WithFloat32Softmax(on bool) Option {
 	return func(o *options) { o.float32Softmax = on }
 }
@@ -138,7 +162,7 @@ func newUNet(cfg Config, opts []Option) (*UNet, error) {
 	return &UNet{cfg: cfg, plan: p, params: newParams("unet", p.params(), o)}, nil
 }
 
-// New builds the UNet of cfg with the given weights, keyed as UNet2DModel.state_dict()
+// New builds the UNet of cfg with the given weights, keyed as the model's state_dict()
 // names them (current or legacy attention names). Missing tensors, tensors of the wrong
 // shape and unexpected tensors are reported together in one error.
 func New(cfg Config, weights Weights, opts ...Option) (*UNet, error) {
@@ -158,7 +182,8 @@ const (
 	WeightsFile = "diffusion_pytorch_model.safetensors"
 )
 
-// Load reads a diffusers UNet2DModel folder: config.json and
+// Load reads a diffusers UNet2DModel or UNet2DConditionModel folder (the class is
+// config.json's _class_name): config.json and
 // diffusion_pytorch_model.safetensors, or, when the folder has no safetensors file,
 // diffusion_pytorch_model.bin (a zip-format PyTorch checkpoint, read without executing
 // anything: see LoadPyTorch). A pipeline folder whose UNet lives in a "unet" subfolder is
@@ -221,15 +246,40 @@ func NewRandom(cfg Config, seed int64, dtype dtypes.DType, opts ...Option) (*UNe
 // Config returns the model's configuration.
 func (u *UNet) Config() Config { return u.cfg }
 
+// Conditional reports whether the UNet is a UNet2DConditionModel, whose ε needs
+// encoder_hidden_states.
+func (u *UNet) Conditional() bool { return u.cfg.Cond != nil }
+
+// CrossAttentionDim is the width of the encoder_hidden_states a conditional UNet takes
+// (cross_attention_dim); 0 for a UNet2DModel.
+func (u *UNet) CrossAttentionDim() int {
+	if u.cfg.Cond == nil {
+		return 0
+	}
+	return u.cfg.Cond.CrossAttentionDim.At(0)
+}
+
 // Forward is UNet2DModel(x, t).sample: x is [B, C, H, W] (float32 or float64; the graph
 // follows its dtype), t the network timesteps, a scalar or [B] (any numeric dtype, used
 // as float, like diffusers' timesteps.float()). Weights are variables of scope (nil: the
 // UNet's own store, root scope); when scope's store lacks them they are created there.
+// A UNet2DConditionModel needs its context: see ForwardCond.
 func (u *UNet) Forward(scope *model.Scope, x, t *Node) *Node {
 	return u.build(scope, x, t, nil)
 }
 
+// ForwardCond is UNet2DConditionModel(x, t, encoder_hidden_states=context).sample, with x
+// and t as in Forward and context [B, L, cross_attention_dim] (converted to x's dtype).
+// For a UNet2DModel, context must be nil (then it is Forward).
+func (u *UNet) ForwardCond(scope *model.Scope, x, t, context *Node) *Node {
+	return u.buildCond(scope, x, t, context, nil)
+}
+
 func (u *UNet) build(scope *model.Scope, x, t *Node, dbg map[string]*Node) *Node {
+	return u.buildCond(scope, x, t, nil, dbg)
+}
+
+func (u *UNet) buildCond(scope *model.Scope, x, t, context *Node, dbg map[string]*Node) *Node {
 	if scope == nil {
 		scope = u.store.RootScope()
 	}
@@ -237,18 +287,38 @@ func (u *UNet) build(scope *model.Scope, x, t *Node, dbg map[string]*Node) *Node
 	if dt != dtypes.Float32 && dt != dtypes.Float64 {
 		exceptions.Panicf("unet: x must be float32 or float64, got %s", dt)
 	}
-	b := &builder{u: u, ps: u.params, scope: scope, g: x.Graph(), dtype: dt, dbg: dbg}
+	switch {
+	case u.Conditional() && context == nil:
+		exceptions.Panicf("unet: UNet2DConditionModel needs encoder_hidden_states [B, L, %d], but none was given", u.CrossAttentionDim())
+	case !u.Conditional() && context != nil:
+		exceptions.Panicf("unet: UNet2DModel is unconditional, but a conditioning tensor %s was given", context.Shape())
+	}
+	b := &builder{u: u, ps: u.params, scope: scope, g: x.Graph(), dtype: dt, dbg: dbg, ctx: context}
 	return b.forward(x, t)
 }
 
-// Eps implements belm.Model: the UNet's ε-prediction at network time tm.T (a scalar,
-// broadcast over the batch). cond must be nil: UNet2DModel here is unconditional.
-func (u *UNet) Eps(scope *model.Scope, x *Node, tm belm.Time, cond *Node) *Node {
-	if cond != nil {
-		exceptions.Panicf("unet: UNet2DModel is unconditional, but a conditioning tensor %s was given", cond.Shape())
+// checkContext checks encoder_hidden_states against the batch and cross_attention_dim,
+// and converts it to dtype.
+func (u *UNet) checkContext(ctx *Node, batch int, dtype dtypes.DType) *Node {
+	d := ctx.Shape().Dimensions
+	if ctx.Rank() != 3 || d[0] != batch || d[2] != u.CrossAttentionDim() || d[1] < 1 {
+		exceptions.Panicf("unet: encoder_hidden_states must be [B, L, cross_attention_dim] = [%d, L, %d], got shape %s",
+			batch, u.CrossAttentionDim(), ctx.Shape())
 	}
+	if dt := ctx.DType(); dt != dtypes.Float32 && dt != dtypes.Float64 {
+		exceptions.Panicf("unet: encoder_hidden_states must be float32 or float64, got %s", dt)
+	}
+	return ConvertDType(ctx, dtype)
+}
+
+// Eps implements belm.Model: the UNet's ε-prediction at network time tm.T (a scalar,
+// broadcast over the batch). For a UNet2DModel cond must be nil; for a
+// UNet2DConditionModel it is encoder_hidden_states [B, L, cross_attention_dim] (the text
+// encoder's last_hidden_state; under classifier-free guidance belm's runner passes
+// [uncond; cond] with x twice, as StableDiffusionPipeline).
+func (u *UNet) Eps(scope *model.Scope, x *Node, tm belm.Time, cond *Node) *Node {
 	if tm.T == nil {
 		exceptions.Panicf("unet: the UNet needs the network timestep Time.T, which is nil")
 	}
-	return u.Forward(scope, x, tm.T)
+	return u.ForwardCond(scope, x, tm.T, cond)
 }
