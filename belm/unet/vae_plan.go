@@ -44,7 +44,8 @@ func vaeMid(prefix string, ch, groups int, addAttention bool) midPlan {
 	m.resnets = append(m.resnets, vaeResnet(prefix+".resnets.0", ch, ch, groups))
 	var a *attnPlan
 	if addAttention {
-		a = &attnPlan{prefix: prefix + ".attentions.0", channels: ch, heads: 1, headDim: ch, groups: groups, eps: vaeNormEps, rescale: 1}
+		a = &attnPlan{prefix: prefix + ".attentions.0", channels: ch, heads: 1, headDim: ch, groups: groups, eps: vaeNormEps, rescale: 1,
+			qkvBias: true, upcastSoftmax: true}
 	}
 	m.attns = append(m.attns, a)
 	m.resnets = append(m.resnets, vaeResnet(prefix+".resnets.1", ch, ch, groups))
