@@ -1,0 +1,189 @@
+package sd
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/compute/dtypes"
+
+	"github.com/belmlab/workbench/belm"
+	"github.com/belmlab/workbench/belm/hub"
+	"github.com/belmlab/workbench/belm/study"
+)
+
+func loadTiny(t testing.TB, dt dtypes.DType) *Model {
+	t.Helper()
+	m, err := Load(tinyDir, Options{DType: dt, Backend: "go"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// testImages are n smooth 3-channel pictures in [−1, 1] (gradients and a disc), an image's
+// worth of structure for the VAE without a file.
+func testImages(size, n int) []float64 {
+	x := make([]float64, 0, n*3*size*size)
+	for k := range n {
+		for c := range 3 {
+			for i := range size {
+				for j := range size {
+					u, v := float64(i)/float64(size)-0.5, float64(j)/float64(size)-0.5
+					val := 0.8*math.Sin(3*u+float64(c+k)) * math.Cos(2*v-float64(k))
+					if u*u+v*v < 0.05*float64(k+1) {
+						val = 0.9 - 0.3*float64(c)
+					}
+					x = append(x, val)
+				}
+			}
+		}
+	}
+	return x
+}
+
+// The tiny folder loads as SD 1.5 does: every part found, the parts agreeing, the image
+// size from the UNet's sample_size times the VAE's factor (16·8 = 128), the reference
+// scripts' linspace timesteps, set_alpha_to_one false, prompts embedded to [77, 32].
+func TestLoadTiny(t *testing.T) {
+	m := loadTiny(t, dtypes.Float32)
+	if !IsStableDiffusion(m.Hub) || m.Pipeline.SampleSize() != 128 || m.Pipeline.LatentShape()[1] != 16 {
+		t.Fatalf("tiny SD: image %v, latent %v", m.Pipeline.ImageShape(), m.Pipeline.LatentShape())
+	}
+	sc := m.Pipeline.Scheduler
+	if sc.TimestepSpacing != "linspace" || sc.SetAlphaToOne == nil || *sc.SetAlphaToOne || sc.BetaSchedule != "scaled_linear" {
+		t.Errorf("scheduler %+v: want the reference SD scripts' DDIM (linspace, set_alpha_to_one false, scaled_linear)", sc)
+	}
+	g, err := m.Pipeline.Grid(10)
+	if err != nil || g.Net[10].T != 999 || g.Net[1].T != 0 {
+		t.Errorf("N = 10 grid: top %v, last %v (%v); want 999 and 0", g.Net[10].T, g.Net[1].T, err)
+	}
+	emb, shape, err := m.Embed("a photo of a dog", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(emb) != 2 || len(shape) != 2 || shape[0] != 77 || shape[1] != 32 || len(emb[0]) != 77*32 {
+		t.Fatalf("embeddings %d × %v", len(emb), shape)
+	}
+	if d := belm.Compare(emb[0], emb[1], 1).MaxAbs; d < 1e-3 {
+		t.Errorf("a prompt and the empty prompt embed %.2e apart", d)
+	}
+}
+
+// Exact inversion through the whole tiny SD pipeline (VAE latents, text conditioning,
+// guidance w = 3, with and without a frozen part, 64×64 images: 8×8 latents), checked in
+// both precisions:
+//   - float64: O-BELM, EDICT and BDIA reconstruct the input's latent to ≤ 1e-10 relative
+//     (measured 4e-14 … 4e-12), DDIM does not (> 1e-4; measured ~76: its inversion is not
+//     exact and this random-weight UNet at w = 3 is far from smooth), and an edit whose
+//     prompt is the original's returns the input's latent as exactly;
+//   - float32: the same round trip is exact up to rounding amplified as in float64: the
+//     error in units of float32's roundoff stays within 10× the float64 error in units of
+//     float64's (measured 1.5–1.7×: the amplification is the model's, not the precision's).
+//     With these random weights and w = 3 it is large — 350 to 39,000 roundoffs: O-BELM's
+//     float32 error is 2e-4 of max |z₀| (5e-7 of the largest latent of the pass), EDICT's
+//     and BDIA's 4e-3 — so the 1e-5 a trained model would give is not reached here.
+func TestExactEditing(t *testing.T) {
+	type tcase struct {
+		sampler string
+		freeze  int
+		exact   bool
+	}
+	cases := []tcase{{"belm", 0, true}, {"belm", 2, true}, {"edict", 2, true}, {"bdia", 0, true}, {"ddim", 0, false}}
+	amp := map[tcase]float64{} // float64 error / float64 unit roundoff
+	for _, dt := range []dtypes.DType{dtypes.Float64, dtypes.Float32} {
+		m, err := Load(tinyDir, Options{DType: dt, Backend: "go", Size: 64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		orig, err := m.Conditioning("a photo of a dog", "", 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edit, err := m.Conditioning("a photo of a cat", "", 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := map[dtypes.DType]float64{dtypes.Float64: 0x1p-53, dtypes.Float32: 0x1p-24}[dt]
+		x := testImages(64, 1)
+		for _, tc := range cases {
+			s, err := m.Pipeline.Sampler(tc.sampler, belm.DefaultSamplerOptions, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := study.EditConfig{Sampler: s, N: 8, Freeze: tc.freeze, Images: x, Batch: 1, Original: orig, Edited: edit}
+			r, err := study.Edit(context.Background(), m.Pipeline, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rel := belm.Compare(r.Reconstructed, r.Latents, 0).MaxAbs
+			t.Logf("%s %s F=%d: reconstruction %.2e of max |z₀| (%.0f roundoffs), edit moved the latents by %.3f RMS", dt, tc.sampler, tc.freeze, rel, rel/u, r.EditDistance)
+			switch {
+			case !tc.exact:
+				if rel < 1e-4 {
+					t.Errorf("%s %s: DDIM reconstructs to %.2e: its inversion should not be exact", dt, tc.sampler, rel)
+				}
+			case dt == dtypes.Float64:
+				amp[tc] = rel / u
+				if rel > 1e-10 {
+					t.Errorf("float64 %s F=%d: reconstruction error %.2e relative > 1e-10", tc.sampler, tc.freeze, rel)
+				}
+			case rel/u > 10*max(amp[tc], 1):
+				t.Errorf("float32 %s F=%d: %.0f roundoffs, over 10× float64's %.0f", tc.sampler, tc.freeze, rel/u, amp[tc])
+			}
+			if r.EditDistance < 1e-3 {
+				t.Errorf("%s %s: the edit moved the latents by %.2e only", dt, tc.sampler, r.EditDistance)
+			}
+			if tc.exact && tc.freeze == 0 && dt == dtypes.Float64 {
+				cfg.Edited = orig
+				same, err := study.Edit(context.Background(), m.Pipeline, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := belm.Compare(same.Edited, same.Latents, 0).MaxAbs; d > 1e-10 {
+					t.Errorf("%s: an edit to the original prompt moved the latents by %.2e relative", tc.sampler, d)
+				}
+			}
+		}
+	}
+}
+
+// Bad input: a prompt over 75 tokens, a folder without the SD parts, a tokenizer from
+// another model (the real CLIP vocabulary beside the tiny text encoder), a bad spacing.
+func TestBadInput(t *testing.T) {
+	m := loadTiny(t, dtypes.Float32)
+	long := strings.Repeat("a very long prompt ", 30)
+	if _, _, err := m.Embed(long); err == nil || !strings.Contains(err.Error(), "shorten it") {
+		t.Errorf("a %d-character prompt: %v", len(long), err)
+	}
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(tinyDir)); err != nil {
+		t.Fatal(err)
+	}
+	tok := loadOpenAI(t)
+	if err := tok.WriteFolder(filepath.Join(dir, "tokenizer"), 0, "<|endoftext|>"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir, Options{Backend: "go"}); err == nil || !strings.Contains(err.Error(), "does not match the text encoder") {
+		t.Errorf("the real tokenizer with the tiny text encoder: %v", err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "vae")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir, Options{Backend: "go"}); err == nil || !strings.Contains(err.Error(), "vae/") {
+		t.Errorf("no vae/: %v", err)
+	}
+	if _, err := Load(tinyDir, Options{Backend: "go", TimestepSpacing: "linear"}); err == nil || !strings.Contains(err.Error(), "--timestep_spacing") {
+		t.Errorf("spacing linear: %v", err)
+	}
+	h, err := hub.Resolve("../../data/fashion-mnist")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if IsStableDiffusion(h) {
+		t.Error("the Fashion-MNIST UNet folder is taken for Stable Diffusion")
+	}
+}
