@@ -120,8 +120,8 @@ func perImage(cfg unet.Config) float64 {
 	w.down()
 	s := w.side(n - 1) // the mid block
 	w.op(w.resnet(boc[n-1], boc[n-1], s))
-	if cfg.AddAttention {
-		w.op(w.attention(boc[n-1], s))
+	if cfg.AddAttention || cfg.Cond != nil && cfg.Cond.MidBlockType != nil && *cfg.Cond.MidBlockType == "UNetMidBlock2DCrossAttn" {
+		w.op(w.attention(boc[n-1], n-1, s))
 	}
 	w.op(w.resnet(boc[n-1], boc[n-1], s))
 	w.up()
@@ -182,13 +182,24 @@ func (w *memWalk) resnet(in, out int, s float64) float64 {
 	return s * s * max(19*float64(in)+float64(out), float64(in)+20*float64(out))
 }
 
-func (w *memWalk) attention(c int, s float64) float64 {
+// attention is the work of block level's attention: an attention block of UNet2DModel, or
+// a UNet2DConditionModel's transformer (heads from attention_head_dim, diffusers' number of
+// heads there), whose GEGLU feed-forward holds 12·c·N more (its 8c projection and the 4c
+// gated half).
+func (w *memWalk) attention(c, level int, s float64) float64 {
+	N := s * s
+	if cc := w.cfg.Cond; cc != nil {
+		heads := 1.0
+		if len(cc.AttentionHeadDim) > 0 {
+			heads = float64(max(1, cc.AttentionHeadDim.At(min(level, len(w.cfg.BlockOutChannels)-1))))
+		}
+		return 6*float64(c)*N + 2*heads*N*N + 12*float64(c)*N
+	}
 	headDim := c
 	if w.cfg.AttentionHeadDim != nil && *w.cfg.AttentionHeadDim > 0 {
 		headDim = *w.cfg.AttentionHeadDim
 	}
 	heads := float64(max(1, c/headDim))
-	N := s * s
 	return 6*float64(c)*N + 2*heads*N*N
 }
 
@@ -206,8 +217,8 @@ func (w *memWalk) down() {
 				rin = in
 			}
 			w.op(w.resnet(rin, out, s))
-			if strings.HasSuffix(bt, "AttnDownBlock2D") {
-				w.op(w.attention(out, s))
+			if strings.HasSuffix(bt, "AttnDownBlock2D") { // and CrossAttnDownBlock2D
+				w.op(w.attention(out, i, s))
 			}
 			w.push(out, s)
 		}
@@ -235,8 +246,8 @@ func (w *memWalk) up() {
 			sk := w.peek(out, s) // held while this resnet runs
 			w.op(float64(rin)*s*s + w.resnet(rin+sk.c, out, s))
 			w.pop()
-			if strings.HasSuffix(bt, "AttnUpBlock2D") {
-				w.op(w.attention(out, s))
+			if strings.HasSuffix(bt, "AttnUpBlock2D") { // and CrossAttnUpBlock2D
+				w.op(w.attention(out, level, s))
 			}
 		}
 		if i < n-1 {
