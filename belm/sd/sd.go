@@ -114,10 +114,23 @@ func Load(id string, o Options) (*Model, error) {
 	return m, nil
 }
 
-// IsStableDiffusion reports whether a resolved model folder is a text-to-image latent
-// pipeline: a model_index.json with vae/, text_encoder/ and tokenizer/ beside unet/.
+// IsStableDiffusion reports whether a resolved model folder is meant as a text-to-image
+// latent pipeline: its model_index.json names a vae or a text_encoder, or it has vae/ or
+// text_encoder/ beside unet/ (Load then names any part that is missing).
 func IsStableDiffusion(h *hub.Model) bool {
-	return h.ModelIndex != "" && h.VAEDir != "" && h.TextEncoderDir != "" && h.TokenizerDir != ""
+	if h.VAEDir != "" || h.TextEncoderDir != "" {
+		return true
+	}
+	if h.ModelIndex == "" {
+		return false
+	}
+	idx, err := readIndex(h.ModelIndex)
+	if err != nil {
+		return true // Load reports the broken model_index.json
+	}
+	_, vae := idx["vae"]
+	_, text := idx["text_encoder"]
+	return vae || text
 }
 
 // checkLayout names the sub-folders a Stable Diffusion folder lacks.

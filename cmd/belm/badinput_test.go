@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/belmlab/workbench/belm/clip"
 	"github.com/belmlab/workbench/belm/safetensors"
 )
 
@@ -22,6 +23,32 @@ type badInputFixtures struct {
 	nanModel, hugeModel                             string
 	nanX, badT, negT, io                            string
 	zeroSteps, negClip                              string
+	sd, sdNoVAE, sdOtherTokenizer                   string // tiny Stable Diffusion folders
+}
+
+// sdFixtures adds the tiny SD folder and two broken copies: one without vae/, one whose
+// tokenizer is the real 49,408-token CLIP vocabulary beside the 1,000-token text encoder.
+func (f *badInputFixtures) sdFixtures(t *testing.T) {
+	var err error
+	if f.sd, err = filepath.Abs(tinySD); err != nil {
+		t.Fatal(err)
+	}
+	f.sdNoVAE, f.sdOtherTokenizer = filepath.Join(t.TempDir(), "sd"), filepath.Join(t.TempDir(), "sd")
+	for _, dir := range []string{f.sdNoVAE, f.sdOtherTokenizer} {
+		if err := os.CopyFS(dir, os.DirFS(f.sd)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.RemoveAll(filepath.Join(f.sdNoVAE, "vae")); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := clip.LoadOpenAIVocab("../../../shared/fixtures/sd/" + clip.OpenAIVocabFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.WriteFolder(filepath.Join(f.sdOtherTokenizer, "tokenizer"), 0, clip.EndOfText); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func makeBadInputFixtures(t *testing.T) badInputFixtures {
@@ -103,6 +130,7 @@ func makeBadInputFixtures(t *testing.T) badInputFixtures {
 	xn := slices.Clone(x)
 	xn[3] = float32(math.NaN())
 	f.nanX = withT("x_nan.safetensors", xn, 10)
+	f.sdFixtures(t)
 	return f
 }
 
@@ -214,6 +242,18 @@ func TestBadInput(t *testing.T) {
 		{[]string{"sample", "--model_id", f.model, "--edict_p", "0", "--save_dir", "OUT"}, 2, "--edict_p 0: must be in (0, 1]"},
 		{[]string{"sample", "--model_id", f.model, "--dtype", "float16", "--save_dir", "OUT"}, 2, "--dtype must be float64 or float32"},
 		{[]string{"nosuch"}, 2, `unknown command "nosuch"`},
+		// 12. Stable Diffusion
+		{[]string{"edit", "--model_id", f.sd, "--save_dir", "OUT", "--quiet"}, 2, "--ori_im_path is required"},
+		{[]string{"edit", "--model_id", f.sd, "--ori_im_path", f.images + "/img0.png", "--num_inference_steps", "10", "--freeze_step", "10", "--save_dir", "OUT"}, 2, "--freeze_step 10 must be below --num_inference_steps 10"},
+		{[]string{"edit", "--model_id", f.sd, "--ori_im_path", f.images + "/img0.png", "--num_inference_steps", "4", "--freeze_step", "1", "--resolution", "64",
+			"--res_prompt", strings.Repeat("a very long prompt ", 30), "--save_dir", "OUT", "--quiet"}, 1, "tokens: the text encoder reads at most 75"},
+		{[]string{"edit", "--model_id", f.sd, "--ori_im_path", f.file, "--num_inference_steps", "4", "--freeze_step", "1", "--save_dir", "OUT", "--quiet"}, 1, "afile"},
+		{[]string{"edit", "--model_id", f.sd, "--ori_im_path", f.images + "/img0.png", "--resolution", "60", "--save_dir", "OUT", "--quiet"}, 1, "multiples of 8"},
+		{[]string{"edit", "--model_id", f.sdNoVAE, "--ori_im_path", f.images + "/img0.png", "--save_dir", "OUT", "--quiet"}, 1, "not a Stable Diffusion pipeline folder"},
+		{[]string{"txt2img", "--model_id", f.sdOtherTokenizer, "--save_dir", "OUT", "--quiet"}, 1, "does not match the text encoder"},
+		{[]string{"txt2img", "--model_id", f.model, "--save_dir", "OUT", "--quiet"}, 1, "is not a Stable Diffusion folder"},
+		{[]string{"txt2img", "--model_id", f.sd, "--guidance", "-1", "--save_dir", "OUT", "--quiet"}, 2, "--guidance -1: must be ≥ 0"},
+		{[]string{"eps", "--model_id", f.sd, "--input", f.io, "--output", "OUT/eps.safetensors", "--quiet"}, 1, "needs its text embeddings"},
 	}
 	for _, c := range cases {
 		name := strings.Join(c.args, " ")

@@ -8,9 +8,11 @@ package main
 import (
 	"fmt"
 	"image"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,8 +21,10 @@ import (
 
 	"github.com/belmlab/workbench/belm"
 	"github.com/belmlab/workbench/belm/backends"
+	"github.com/belmlab/workbench/belm/hub"
 	"github.com/belmlab/workbench/belm/pipeline"
 	"github.com/belmlab/workbench/belm/safetensors"
+	"github.com/belmlab/workbench/belm/sd"
 	"github.com/belmlab/workbench/belm/study"
 	"github.com/belmlab/workbench/viz"
 )
@@ -28,7 +32,7 @@ import (
 func init() {
 	register("sample", "sample images from a diffusers UNet2DModel (google/ddpm-cifar10-32, …): PNGs and a grid per batch", runSample)
 	register("interpolate", "slerp between two noises (or two inverted images) and sample: one 11-wide grid per pair", runInterpolate)
-	register("eps", "evaluate a UNet2DModel on the x and t tensors of a safetensors file; write eps", runEps)
+	register("eps", "evaluate a UNet (UNet2DModel, or UNet2DConditionModel with encoder_hidden_states) on the tensors of a safetensors file; write its output and ε", runEps)
 }
 
 // modelFlags are the flags of the commands that run a real model.
@@ -39,6 +43,8 @@ type modelFlags struct {
 	gamma, p   float64
 	clipSample *string
 	quiet      bool
+	sdf        *sdFlags  // the Stable Diffusion flags of the commands that take them (nil: none)
+	sd         *sd.Model // set by load when the model is a Stable Diffusion folder
 }
 
 // modelDefaults are the defaults of modelFlags that differ between commands.
@@ -68,7 +74,7 @@ func (m *modelFlags) load() (*pipeline.Pipeline, error) {
 		return nil, err
 	}
 	start := time.Now()
-	p, err := pipeline.Load(m.modelID, pipeline.Options{DType: dt, Backend: m.backend})
+	p, err := m.loadPipeline(dt)
 	if err != nil {
 		return nil, err
 	}
@@ -87,6 +93,26 @@ func (m *modelFlags) load() (*pipeline.Pipeline, error) {
 		}
 	}
 	return p, nil
+}
+
+// loadPipeline loads the model: a Stable Diffusion folder through package sd (its
+// conditioning set from the SD flags), any other diffusers UNet folder through pipeline.Load.
+func (m *modelFlags) loadPipeline(dt dtypes.DType) (*pipeline.Pipeline, error) {
+	if h, err := hub.Resolve(m.modelID); err != nil || !sd.IsStableDiffusion(h) {
+		return pipeline.Load(m.modelID, pipeline.Options{DType: dt, Backend: m.backend})
+	}
+	f := m.sdf
+	if f == nil {
+		f = &sdFlags{guidance: 1}
+	}
+	var err error
+	if m.sd, err = sd.Load(m.modelID, sd.Options{DType: dt, Backend: m.backend, Size: f.resolution, TimestepSpacing: f.spacing}); err != nil {
+		return nil, err
+	}
+	if err := m.sd.Condition(f.prompt, f.negative, f.guidance); err != nil {
+		return nil, err
+	}
+	return m.sd.Pipeline, nil
 }
 
 // progress is the progress bar of a study on stderr (nil with --quiet).
@@ -376,22 +402,50 @@ func finiteValues(t *tensors.Tensor, what string) error {
 	return fmt.Errorf("%s holds %d NaN or Inf values of %d (the first at flat index %d: %g)", what, bad, len(v), first, v[first])
 }
 
-// writeEps writes eps as the tensor "eps" of a safetensors file, in dt.
-func writeEps(path string, eps *tensors.Tensor, dt dtypes.DType, meta map[string]string) error {
-	vals, err := belm.Values(eps)
-	if err != nil {
-		return err
-	}
-	dims := eps.Shape().Dimensions
-	st := safetensors.FromFloat64("eps", dims, vals)
-	if dt != dtypes.Float64 {
-		v32 := make([]float32, len(vals))
-		for i, v := range vals {
-			v32[i] = float32(v)
+// writeEps writes the named tensors to a safetensors file, in dt.
+func writeEps(path string, named map[string]*tensors.Tensor, dt dtypes.DType, meta map[string]string) error {
+	var sts []safetensors.Tensor
+	for _, name := range slices.Sorted(maps.Keys(named)) {
+		vals, err := belm.Values(named[name])
+		if err != nil {
+			return err
 		}
-		st = safetensors.FromFloat32("eps", dims, v32)
+		dims := named[name].Shape().Dimensions
+		st := safetensors.FromFloat64(name, dims, vals)
+		if dt != dtypes.Float64 {
+			v32 := make([]float32, len(vals))
+			for i, v := range vals {
+				v32[i] = float32(v)
+			}
+			st = safetensors.FromFloat32(name, dims, v32)
+		}
+		sts = append(sts, st)
 	}
-	return safetensors.Write(path, []safetensors.Tensor{st}, meta)
+	return safetensors.Write(path, sts, meta)
+}
+
+// readContext reads the conditional UNet's encoder_hidden_states from the input file: nil
+// for an unconditional model, an error when a conditional one has none or an unconditional
+// one is given some.
+func readContext(in, name string, p *pipeline.Pipeline) (*tensors.Tensor, error) {
+	f, err := safetensors.Open(in)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	_, has := f.Info(name)
+	cond := p.UNet != nil && p.UNet.Conditional()
+	switch {
+	case cond && !has:
+		return nil, fmt.Errorf("%s has no tensor %q: the model is a conditional UNet, which needs its text embeddings [batch, tokens, %d] (pass --encoder_hidden_states NAME)", in, name, p.UNet.CrossAttentionDim())
+	case !cond:
+		return nil, nil
+	}
+	c, err := f.Tensor(name, p.DType())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", in, err)
+	}
+	return c, finiteValues(c, fmt.Sprintf("%s: tensor %q", in, name))
 }
 
 // runEps evaluates the model on the x and t of a safetensors file and writes eps.
@@ -401,10 +455,11 @@ func runEps(args []string) error {
 	def := defaultModel
 	def.dtype = "" // the dtype of x
 	mf.register(fs, def)
-	in := fs.String("input", "", "safetensors file with x [B, C, H, W] and t (a scalar or [B]: network timesteps)")
-	out := fs.String("output", "", "safetensors file to write eps to (same dtype as the computation)")
+	in := fs.String("input", "", "safetensors file with x [B, C, H, W], t (a scalar or [B]: network timesteps) and, for a conditional UNet, encoder_hidden_states")
+	out := fs.String("output", "", "safetensors file to write to: out (the network's raw output) and eps (ε, converted for v_prediction and sample models), in the computation's dtype")
 	xName := fs.String("x", "x", "name of the x tensor in --input")
 	tName := fs.String("t", "t", "name of the t tensor in --input")
+	cName := fs.String("encoder_hidden_states", "encoder_hidden_states", "name of the text embeddings [B, tokens, cross_attention_dim] in --input (a conditional UNet's)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -437,17 +492,22 @@ func runEps(args []string) error {
 			return err
 		}
 	}
-	t := tensors.FromFlatDataAndDimensions(tv, len(tv))
-	start := time.Now()
-	eps, err := p.Eps(x, t)
+	context, err := readContext(*in, *cName, p)
 	if err != nil {
 		return err
 	}
-	if err := finiteValues(eps, "the model's output"); err != nil {
+	t := tensors.FromFlatDataAndDimensions(tv, len(tv))
+	start := time.Now()
+	raw, eps, err := p.EpsOut(x, t, context)
+	if err != nil {
+		return err
+	}
+	if err := finiteValues(raw, "the model's output"); err != nil {
 		return fmt.Errorf("%w for finite inputs: the weights of %s may hold NaN or Inf, or be in another format than their config says (nothing written)", err, mf.modelID)
 	}
-	meta := map[string]string{"model_id": mf.modelID, "dtype": dt.String(), "backend": p.Runner.Backend().Name(), "input": *in}
-	if err := writeEps(*out, eps, dt, meta); err != nil {
+	meta := map[string]string{"model_id": mf.modelID, "dtype": dt.String(), "backend": p.Runner.Backend().Name(), "input": *in,
+		"prediction_type": p.Scheduler.PredictionType}
+	if err := writeEps(*out, map[string]*tensors.Tensor{"out": raw, "eps": eps}, dt, meta); err != nil {
 		return err
 	}
 	dims := eps.Shape().Dimensions
