@@ -15,7 +15,9 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/belmlab/workbench/belm/backends"
+	"github.com/belmlab/workbench/belm/hub"
 	"github.com/belmlab/workbench/belm/safetensors"
+	"github.com/belmlab/workbench/belm/unet"
 )
 
 // Weights is a source of named tensors, such as a *safetensors.File.
@@ -145,8 +147,9 @@ func NewTextModel(cfg Config, weights Weights, dtype dtypes.DType) (*TextModel, 
 // varPath is the variable path of a state-dict name ("a.b.c" → "a/b/c").
 func varPath(name string) string { return strings.ReplaceAll(name, ".", "/") }
 
-// LoadTextModel reads a transformers CLIPTextModel folder (config.json and
-// model.safetensors), or an SD pipeline folder whose text encoder is in text_encoder/.
+// LoadTextModel reads a transformers CLIPTextModel folder (config.json and the weights:
+// model.safetensors, its fp16 variant, or pytorch_model.bin — see unet.OpenWeights), or an
+// SD pipeline folder whose text encoder is in text_encoder/.
 func LoadTextModel(dir string, dtype dtypes.DType) (*TextModel, error) {
 	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err != nil {
 		if _, err2 := os.Stat(filepath.Join(dir, "text_encoder", ConfigFile)); err2 == nil {
@@ -160,12 +163,11 @@ func LoadTextModel(dir string, dtype dtypes.DType) (*TextModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	wpath := filepath.Join(dir, WeightsFile)
-	f, err := safetensors.Open(wpath)
+	f, wpath, closeW, err := unet.OpenWeights(dir, hub.TransformersWeights)
 	if err != nil {
-		return nil, fmt.Errorf("clip: the text encoder's weights: %w (put %s beside its %s)", err, WeightsFile, ConfigFile)
+		return nil, fmt.Errorf("clip: the text encoder's weights: %w", err)
 	}
-	defer f.Close()
+	defer closeW()
 	m, err := NewTextModel(cfg, f, dtype)
 	if err != nil {
 		return nil, fmt.Errorf("%w (file %s)", err, wpath)

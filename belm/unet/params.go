@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/belmlab/workbench/belm/hub"
 	"github.com/belmlab/workbench/belm/safetensors"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -250,4 +251,24 @@ func canonicalName(name string) string {
 		}
 	}
 	return name
+}
+
+// OpenWeights opens the preferred weight file among names in dir (hub.DiffusersWeights for
+// a diffusers model, hub.TransformersWeights for a text encoder): safetensors (float16 and
+// bfloat16 upcast on read) or a zip-format PyTorch checkpoint (LoadPyTorch, nothing
+// executed). close releases the file; path names it in errors.
+func OpenWeights(dir string, names []string) (w Weights, path string, close func(), err error) {
+	path = hub.FindWeights(dir, names)
+	switch {
+	case path == "":
+		return nil, "", nil, fmt.Errorf("%s has no weights: put one of %s there", dir, strings.Join(names, ", "))
+	case strings.HasSuffix(path, ".safetensors"):
+		f, err := safetensors.Open(path)
+		if err != nil {
+			return nil, path, nil, err
+		}
+		return f, path, func() { f.Close() }, nil
+	}
+	m, err := LoadPyTorch(path)
+	return m, path, func() {}, err
 }

@@ -53,7 +53,7 @@ import (
 	"sync"
 
 	"github.com/belmlab/workbench/belm"
-	"github.com/belmlab/workbench/belm/safetensors"
+	"github.com/belmlab/workbench/belm/hub"
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
@@ -183,10 +183,9 @@ const (
 )
 
 // Load reads a diffusers UNet2DModel or UNet2DConditionModel folder (the class is
-// config.json's _class_name): config.json and
-// diffusion_pytorch_model.safetensors, or, when the folder has no safetensors file,
-// diffusion_pytorch_model.bin (a zip-format PyTorch checkpoint, read without executing
-// anything: see LoadPyTorch). A pipeline folder whose UNet lives in a "unet" subfolder is
+// config.json's _class_name): config.json and the weights (OpenWeights:
+// diffusion_pytorch_model.safetensors, its fp16 variant, or the .bin, a zip-format PyTorch
+// checkpoint read without executing anything). A pipeline folder whose UNet lives in a "unet" subfolder is
 // accepted too.
 func Load(dir string, opts ...Option) (*UNet, error) {
 	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err != nil {
@@ -201,26 +200,11 @@ func Load(dir string, opts ...Option) (*UNet, error) {
 	if err != nil {
 		return nil, err
 	}
-	wpath := filepath.Join(dir, WeightsFile)
-	var weights Weights
-	if _, err := os.Stat(wpath); err == nil {
-		f, err := safetensors.Open(wpath)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		weights = f
-	} else {
-		bin := filepath.Join(dir, PyTorchWeightsFile)
-		if _, err2 := os.Stat(bin); err2 != nil {
-			return nil, fmt.Errorf("unet: %s has no weights: put %s (or %s) beside its %s", dir, WeightsFile, PyTorchWeightsFile, ConfigFile)
-		}
-		m, err := LoadPyTorch(bin)
-		if err != nil {
-			return nil, err
-		}
-		wpath, weights = bin, m
+	weights, wpath, closeW, err := OpenWeights(dir, hub.DiffusersWeights)
+	if err != nil {
+		return nil, fmt.Errorf("unet: %w", err)
 	}
+	defer closeW()
 	u, err := New(cfg, weights, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w (file %s)", err, wpath)

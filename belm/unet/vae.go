@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/belmlab/workbench/belm/safetensors"
+	"github.com/belmlab/workbench/belm/hub"
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
@@ -93,24 +93,11 @@ func LoadVAE(dir string, opts ...Option) (*AutoencoderKL, error) {
 	if err != nil {
 		return nil, err
 	}
-	wpath := filepath.Join(dir, WeightsFile)
-	var weights Weights
-	if _, err := os.Stat(wpath); err == nil {
-		f, err := safetensors.Open(wpath)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		weights = f
-	} else {
-		wpath = filepath.Join(dir, PyTorchWeightsFile)
-		if _, err := os.Stat(wpath); err != nil {
-			return nil, fmt.Errorf("vae: %s has no weights: put %s (or %s) beside its %s", dir, WeightsFile, PyTorchWeightsFile, ConfigFile)
-		}
-		if weights, err = LoadPyTorch(wpath); err != nil {
-			return nil, err
-		}
+	weights, wpath, closeW, err := OpenWeights(dir, hub.DiffusersWeights)
+	if err != nil {
+		return nil, fmt.Errorf("vae: %w", err)
 	}
+	defer closeW()
 	v, err := NewVAE(cfg, weights, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w (file %s)", err, wpath)
