@@ -22,7 +22,8 @@ func init() {
 func runBench(args []string) error {
 	fs := newFlagSet("bench")
 	be := fs.NonEmpty("backends", strings.Join(bench.DefaultBackends(), ","), "comma-separated backends to compare, options kept with theirs: go,onnx:cpu,threads=1 (onnx needs -tags onnx)")
-	sections := fs.NonEmpty("sections", strings.Join(bench.AllSections, ","), "comma-separated: "+strings.Join(bench.AllSections, ", "))
+	sections := fs.NonEmpty("sections", strings.Join(bench.AllSections, ","), "comma-separated: "+strings.Join(bench.AllSections, ", ")+
+		"; opt-in: "+strings.Join(bench.OptInSections, ", ")+" (Stable Diffusion 1.5 at 512×512, random weights: minutes a backend, ~10 GB)")
 	batches := fs.Ints("batches", "1,8,64", between(1, 4096), 1, "UNet forward batch sizes")
 	samplers := fs.NonEmpty("sampler_type", "ddim,edict,bdia,belm", "samplers of the step and pass benchmarks")
 	steps := fs.Int("num_inference_steps", 100, between(1, 1000), "steps of a sampling pass")
@@ -37,8 +38,8 @@ func runBench(args []string) error {
 			return fmt.Errorf("--duration %s: must be > 0", *dur)
 		}
 		for _, s := range splitList(*sections) {
-			if !slices.Contains(bench.AllSections, s) {
-				return fmt.Errorf("--sections: unknown section %q (known: %s)", s, strings.Join(bench.AllSections, ", "))
+			if !bench.Known(s) {
+				return fmt.Errorf("--sections: unknown section %q (known: %s)", s, strings.Join(append(slices.Clone(bench.AllSections), bench.OptInSections...), ", "))
 			}
 		}
 		return nil

@@ -47,6 +47,9 @@ const (
 // leave gigabytes of heap behind, which slows the microsecond-scale step timings).
 var AllSections = []string{SecStep, SecPass, SecForward, SecOverhead, SecCompile}
 
+// Known reports whether s names a section (of AllSections or OptInSections).
+func Known(s string) bool { return slices.Contains(AllSections, s) || slices.Contains(OptInSections, s) }
+
 // Options configures a run.
 type Options struct {
 	Backends []string      // backend configurations ("go", "onnx", …); empty: every compiled-in one
@@ -164,8 +167,8 @@ type runner struct {
 func Run(o Options) (*Report, error) {
 	o.defaults()
 	for _, s := range o.Sections {
-		if !slices.Contains(AllSections, s) {
-			return nil, fmt.Errorf("unknown section %q: use %s", s, strings.Join(AllSections, ", "))
+		if !Known(s) {
+			return nil, fmt.Errorf("unknown section %q: use %s", s, strings.Join(append(slices.Clone(AllSections), OptInSections...), ", "))
 		}
 	}
 	for _, b := range o.Backends {
@@ -195,6 +198,8 @@ func Run(o Options) (*Report, error) {
 			err = r.overhead()
 		case SecCompile:
 			err = r.compile()
+		case SecSD:
+			err = r.sd()
 		}
 		if err != nil {
 			return r.rep, fmt.Errorf("%s: %w", s, err)

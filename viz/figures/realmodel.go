@@ -8,6 +8,7 @@ import (
 
 	"gonum.org/v1/plot"
 
+	"github.com/belmlab/workbench/belm/study"
 	"github.com/belmlab/workbench/viz"
 )
 
@@ -92,4 +93,21 @@ func StudyVsSteps(points []StudyPoint, slopes bool, o viz.Options) (*plot.Plot, 
 		}
 	}
 	return viz.ErrorVsSteps(curves, o)
+}
+
+// DrawLatentReconstruction is reconstruction_latent: each sampler's reconstruction error in
+// the space the model works in (the latent MSE, the paper's Table 5 metric for Stable
+// Diffusion) against N, log-log; NAME.json holds the summaries.
+func DrawLatentReconstruction(r study.ReconstructionResult) (Figure, error) {
+	sums := r.Summaries()
+	pts := make([]StudyPoint, len(sums))
+	for i, s := range sums {
+		pts[i] = StudyPoint{s.Sampler, s.N, s.Latent}
+	}
+	p, err := StudyVsSteps(pts, true, viz.Options{Title: "Reconstruction error in latent space (invert, then sample back)",
+		YLabel: "latent MSE", XLabel: "steps N"})
+	if err != nil {
+		return Figure{}, err
+	}
+	return Figure{Name: "reconstruction_latent", Plot: p}.withData(sums)
 }

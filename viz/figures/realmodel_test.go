@@ -1,11 +1,14 @@
 package figures
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/belmlab/workbench/belm/pipeline"
+	"github.com/belmlab/workbench/belm/study"
 	"github.com/belmlab/workbench/viz"
 )
 
@@ -73,5 +76,32 @@ func TestReadShippedStudies(t *testing.T) {
 	}
 	if len(pts) == 0 || meta.Samples != 5000 || meta.EDICTP != 0.97 || meta.DataFloor == nil || meta.DataFloor.FrechetDistance != 0.9119900938919727 {
 		t.Errorf("frechet.json: %d points, %+v", len(pts), meta)
+	}
+}
+
+// The latent reconstruction figure draws the summaries' latent MSE per sampler and N and
+// records exactly them.
+func TestDrawLatentReconstruction(t *testing.T) {
+	var r study.ReconstructionResult
+	for _, n := range []int{5, 10, 20} {
+		for s, v := range map[string]float64{"ddim": 0.4 / float64(n), "belm": 1e-12} {
+			r.Rows = append(r.Rows, study.ReconstructionRow{Sampler: s, N: n, Errors: pipeline.Errors{Latent: v}})
+		}
+	}
+	f, err := DrawLatentReconstruction(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []study.ReconstructionSummary
+	if err := json.Unmarshal(f.JSON, &got); err != nil {
+		t.Fatal(err)
+	}
+	if f.Plot == nil || f.Name != "reconstruction_latent" || len(got) != 6 {
+		t.Fatalf("figure %s with %d rows", f.Name, len(got))
+	}
+	for _, s := range got {
+		if want := map[string]float64{"ddim": 0.4 / float64(s.N), "belm": 1e-12}[s.Sampler]; s.Latent != want {
+			t.Errorf("%s N=%d: %g, want %g", s.Sampler, s.N, s.Latent, want)
+		}
 	}
 }
