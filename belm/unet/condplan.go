@@ -96,21 +96,7 @@ func (b *planBuilder) condMidBlock(midCh int) {
 // checkCondBlocks is checkBlocks for a UNet2DConditionModel: the lists' lengths, and the
 // block types of SD 1.x/2.x.
 func (c Config) checkCondBlocks(bad func(format string, args ...any)) {
-	n := len(c.BlockOutChannels)
-	if n == 0 {
-		bad("block_out_channels is empty")
-	}
-	for i, ch := range c.BlockOutChannels {
-		if ch <= 0 {
-			bad("block_out_channels[%d] = %d must be positive", i, ch)
-		}
-	}
-	if len(c.DownBlockTypes) != n {
-		bad("down_block_types has %d entries but block_out_channels has %d", len(c.DownBlockTypes), n)
-	}
-	if len(c.UpBlockTypes) != n {
-		bad("up_block_types has %d entries but block_out_channels has %d", len(c.UpBlockTypes), n)
-	}
+	c.checkBlockLists(bad)
 	for i, t := range c.DownBlockTypes {
 		if !isCondBlock("down", blockType(t)) {
 			bad("down_block_types[%d] %q is not supported (only CrossAttnDownBlock2D and DownBlock2D)", i, t)

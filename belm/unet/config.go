@@ -317,10 +317,9 @@ func (c Config) checkSizes(bad func(format string, args ...any)) {
 	}
 }
 
-// checkBlocks reports, through bad, block_out_channels entries that are not positive,
-// block type lists that do not match it in length, and unsupported block types and
-// resamplers.
-func (c Config) checkBlocks(bad func(format string, args ...any)) {
+// checkBlockLists reports block_out_channels entries that are not positive and block type
+// lists that do not match it in length (both UNet classes); it returns the number of blocks.
+func (c Config) checkBlockLists(bad func(format string, args ...any)) int {
 	n := len(c.BlockOutChannels)
 	if n == 0 {
 		bad("block_out_channels is empty")
@@ -336,6 +335,14 @@ func (c Config) checkBlocks(bad func(format string, args ...any)) {
 	if len(c.UpBlockTypes) != n {
 		bad("up_block_types has %d entries but block_out_channels has %d", len(c.UpBlockTypes), n)
 	}
+	return n
+}
+
+// checkBlocks reports, through bad, block_out_channels entries that are not positive,
+// block type lists that do not match it in length, and unsupported block types and
+// resamplers.
+func (c Config) checkBlocks(bad func(format string, args ...any)) {
+	n := c.checkBlockLists(bad)
 	for i, t := range c.DownBlockTypes {
 		switch blockType(t) {
 		case "DownBlock2D":

@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -350,35 +351,41 @@ func TestEpsCommand(t *testing.T) {
 	capture(t, func() error {
 		return runEps([]string{"--model_id", model, "--input", io, "--output", out, "--quiet"})
 	})
-	got, err := safetensors.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer got.Close()
-	want, err := safetensors.Open(io)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer want.Close()
-	g, gs, err := got.Float64("eps")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, ws, err := want.Float64("eps")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info, _ := got.Info("eps"); info.DType != safetensors.F32 || len(gs) != 4 || gs[0] != ws[0] {
-		t.Fatalf("eps is %s %v, want F32 %v", info.DType, gs, ws)
-	}
-	worst := 0.0
-	for i := range w {
-		worst = math.Max(worst, math.Abs(g[i]-w[i]))
-	}
+	worst := tensorDiff(t, out, "eps", io, "eps")
 	t.Logf("belm eps vs diffusers (float32): max |Δ| = %.2e", worst)
 	if worst > 1e-5 {
 		t.Errorf("eps differs from the fixture by %.2e > 1e-5", worst)
 	}
+}
+
+// tensorDiff is the largest difference between tensor a of file fa and tensor b of file
+// fb, which must have the same shape; a must be F32 (what belm eps writes in float32).
+func tensorDiff(t *testing.T, fa, a, fb, b string) float64 {
+	t.Helper()
+	var vals [2][]float64
+	var shapes [2][]int
+	for k, f := range [2][2]string{{fa, a}, {fb, b}} {
+		st, err := safetensors.Open(f[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info, _ := st.Info(f[1]); k == 0 && info.DType != safetensors.F32 {
+			t.Errorf("%s in %s is %s, want F32", f[1], f[0], info.DType)
+		}
+		vals[k], shapes[k], err = st.Float64(f[1])
+		st.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(shapes[0], shapes[1]) {
+		t.Fatalf("%s has shape %v, %s %v", a, shapes[0], b, shapes[1])
+	}
+	worst := 0.0
+	for i := range vals[1] {
+		worst = math.Max(worst, math.Abs(vals[0][i]-vals[1][i]))
+	}
+	return worst
 }
 
 func TestRealModelErrors(t *testing.T) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,34 +113,18 @@ func TestEpsConditional(t *testing.T) {
 	capture(t, func() error {
 		return runEps([]string{"--model_id", tinySD, "--input", io, "--output", out, "--quiet"})
 	})
-	got, err := safetensors.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer got.Close()
-	want, err := safetensors.Open(io)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer want.Close()
-	w, _, err := want.Float64("eps")
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, name := range []string{"out", "eps"} {
-		g, _, err := got.Float64(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		worst := 0.0
-		for i := range w {
-			worst = math.Max(worst, math.Abs(g[i]-w[i]))
-		}
+		worst := tensorDiff(t, out, name, io, "eps")
 		t.Logf("%s vs diffusers: %.2e", name, worst)
 		if worst > 1e-5 {
 			t.Errorf("%s differs from diffusers' UNet2DConditionModel by %.2e > 1e-5", name, worst)
 		}
 	}
+	want, err := safetensors.Open(io)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer want.Close()
 	// Without the text embeddings: an error naming them, nothing written.
 	noCtx := filepath.Join(t.TempDir(), "x.safetensors")
 	x, xs, _ := want.Float64("x")
