@@ -187,3 +187,32 @@ func TestBadInput(t *testing.T) {
 		t.Error("the Fashion-MNIST UNet folder is taken for Stable Diffusion")
 	}
 }
+
+// A Hub id whose SD folder is in the Hugging Face cache (huggingface_hub's layout:
+// models--org--name/snapshots/<rev>/, refs/main naming it) loads offline, every part found
+// in the snapshot.
+func TestLoadFromCache(t *testing.T) {
+	cache := t.TempDir()
+	repo := filepath.Join(cache, hub.RepoFolder("someone/tiny-sd"))
+	if err := os.CopyFS(filepath.Join(repo, "snapshots", "0a1b2c"), os.DirFS(tinyDir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(repo, "refs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repo, "refs", "main"), []byte("0a1b2c\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HF_HUB_CACHE", cache)
+	t.Setenv("HF_HUB_OFFLINE", "1")
+	m, err := Load("someone/tiny-sd", Options{Backend: "go", Size: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Hub.Source != "cache" || !strings.HasPrefix(m.Hub.TextEncoderDir, filepath.Join(repo, "snapshots", "0a1b2c")) {
+		t.Errorf("loaded from %s (%s), text encoder %s", m.Hub.Dir, m.Hub.Source, m.Hub.TextEncoderDir)
+	}
+	if _, err := Load("someone/not-there", Options{Backend: "go"}); err == nil || !strings.Contains(err.Error(), "HF_HUB_OFFLINE") {
+		t.Errorf("a model not in the cache, offline: %v", err)
+	}
+}
