@@ -181,8 +181,13 @@ func Run(o Options) (*Report, error) {
 	}
 	r := &runner{o: o, rep: &Report{Machine: Machine()}, unets: map[string]*unet.UNet{}, fwdExec: map[string]*model.Exec{}}
 	fmt.Fprintf(o.Out, "%s\n", r.rep.Machine)
-	fmt.Fprintf(o.Out, "backends: %s; dtype %s; UNet %s (%d-channel base); %d images a step/pass; ≥ %v a benchmark\n",
-		strings.Join(o.Backends, ", "), o.DType, unetName(o.Config), o.Config.BlockOutChannels[0], o.Images, o.Duration)
+	unetSections := slices.ContainsFunc(o.Sections, func(s string) bool { return slices.Contains(AllSections, s) })
+	if unetSections {
+		fmt.Fprintf(o.Out, "backends: %s; dtype %s; UNet %s (%d-channel base); %d images a step/pass; ≥ %v a benchmark\n",
+			strings.Join(o.Backends, ", "), o.DType, unetName(o.Config), o.Config.BlockOutChannels[0], o.Images, o.Duration)
+	} else {
+		fmt.Fprintf(o.Out, "backends: %s; dtype %s; ≥ %v a benchmark\n", strings.Join(o.Backends, ", "), o.DType, o.Duration)
+	}
 	for _, s := range o.Sections {
 		runtime.GC()
 		debug.FreeOSMemory()
