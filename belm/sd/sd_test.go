@@ -216,3 +216,56 @@ func TestLoadFromCache(t *testing.T) {
 		t.Errorf("a model not in the cache, offline: %v", err)
 	}
 }
+
+// SD 2.x predicts v: with prediction_type v_prediction in the scheduler config the pipeline
+// converts the UNet's output to ε (ε = α v + σ x) in both directions, so inversion stays
+// exact (O-BELM, float64, ≤ 1e-10 relative), and EpsOut returns the raw output and that ε.
+func TestVPrediction(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(tinyDir)); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "scheduler", "scheduler_config.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(b), `"epsilon"`, `"v_prediction"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(dir, Options{DType: dtypes.Float64, Backend: "go", Size: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Pipeline.Scheduler.PredictionType != "v_prediction" {
+		t.Fatalf("prediction type %q", m.Pipeline.Scheduler.PredictionType)
+	}
+	c, err := m.Conditioning("a photo", "", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := m.Pipeline.Sampler("belm", belm.DefaultSamplerOptions, false)
+	r, err := study.Edit(context.Background(), m.Pipeline, study.EditConfig{Sampler: s, N: 6, Images: testImages(64, 1), Batch: 1, Original: c, Edited: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := belm.Compare(r.Reconstructed, r.Latents, 0).MaxAbs; e > 1e-10 {
+		t.Errorf("v-prediction O-BELM round trip %.2e > 1e-10", e)
+	}
+	x, _ := belm.NewTensor(belm.Normal(1, 4*8*8), dtypes.Float64, 1, 4, 8, 8)
+	tt, _ := belm.NewTensor([]float64{500}, dtypes.Float64, 1)
+	ctx, _ := belm.NewTensor(c.Cond, dtypes.Float64, 1, 77, 32)
+	out, eps, err := m.Pipeline.EpsOut(x, tt, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ov, _ := belm.Values(out)
+	ev, _ := belm.Values(eps)
+	xv, _ := belm.Values(x)
+	lv := m.Pipeline.Schedule.Level(500)
+	for i := range ov {
+		if want := lv.Alpha*ov[i] + lv.Sigma*xv[i]; math.Abs(ev[i]-want) > 1e-12 {
+			t.Fatalf("ε[%d] = %g, want α v + σ x = %g", i, ev[i], want)
+		}
+	}
+}
