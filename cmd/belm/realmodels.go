@@ -88,6 +88,9 @@ func (m *modelFlags) load() (*pipeline.Pipeline, error) {
 		fmt.Fprintf(os.Stderr, "model %s (%s: %s), %d parameters, %d×%d×%d, %s on %s, loaded in %s\n",
 			m.modelID, p.Model.Source, p.Model.UNetDir, p.UNet.NumParameters(), p.Channels(), p.SampleSize(), p.SampleSize(),
 			p.DType(), p.Runner.Backend().Name(), time.Since(start).Round(time.Millisecond))
+		if !builtWithSIMD && strings.Contains(strings.ToLower(p.Runner.Backend().Name()), "go") {
+			fmt.Fprintf(os.Stderr, "note: this belm was built without GOEXPERIMENT=simd, so the go backend's matrix products run ~6× slower: build with make, or GOEXPERIMENT=simd go run ./cmd/belm …\n")
+		}
 		if p.SchedulerDefaulted {
 			fmt.Fprintf(os.Stderr, "note: %s has no scheduler_config.json: using google/ddpm-cifar10-32's (linear betas 1e-4…0.02, 1000 steps, leading spacing, clip_sample)\n", p.Model.Dir)
 		}

@@ -240,7 +240,7 @@ func runTxt2Img(args []string) error {
 		return stop.interrupted(err, fmt.Sprintf("the batches finished are in %s", *saveDir))
 	}
 	if !mf.quiet {
-		fmt.Fprintf(os.Stderr, "%d images of %q (w = %g, %d NFE) in %s → %s\n", files, f.prompt, f.guidance, p.Runner.NFE(), time.Since(start).Round(time.Millisecond), *saveDir)
+		fmt.Fprintf(os.Stderr, "%d image(s) of %q (w = %g, %d NFE) in %s → %s\n", files, f.prompt, f.guidance, p.Runner.NFE(), time.Since(start).Round(time.Millisecond), *saveDir)
 	}
 	return nil
 }
