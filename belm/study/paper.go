@@ -30,6 +30,10 @@ var (
 	}
 )
 
+// PaperAEFloor is Table 2's "AE" column: the pixel MSE ([−1, 1]) of SD-1.5's VAE alone,
+// encode then decode, on COCO-14 — the floor of every sampler's pixel error.
+const PaperAEFloor = 0.004
+
 // PaperValue looks up a paper table; ok is false where the paper has no number.
 func PaperValue(table map[string]map[int]float64, sampler string, n int) (v float64, ok bool) {
 	v, ok = table[sampler][n]

@@ -54,6 +54,30 @@ type ReconstructionRow struct {
 type ReconstructionResult struct {
 	Rows    []ReconstructionRow `json:"rows"`
 	Seconds map[string]float64  `json:"seconds"`
+	// Codec is, for a latent model (a codec other than pipeline.Identity), each image's
+	// round trip through the codec alone, decode(encode(x)) against x: the floor no sampler
+	// goes below in pixels (Table 2's "AE" column). Latent is 0 there.
+	Codec []CodecRow `json:"codec,omitempty"`
+}
+
+// CodecRow is one image's codec round trip.
+type CodecRow struct {
+	Index int    `json:"index"`
+	Image string `json:"image"`
+	pipeline.Errors
+}
+
+// CodecFloor is the mean codec round trip over the images (nil without Codec rows).
+func (r ReconstructionResult) CodecFloor() *pipeline.Errors {
+	if len(r.Codec) == 0 {
+		return nil
+	}
+	es := make([]pipeline.Errors, len(r.Codec))
+	for i, c := range r.Codec {
+		es[i] = c.Errors
+	}
+	m := pipeline.Mean(es)
+	return &m
 }
 
 // ReconstructionSummary is the average over the images of one sampler and N.
@@ -98,11 +122,12 @@ func Reconstruct(ctx context.Context, p *pipeline.Pipeline, c ReconstructionConf
 				if err := stopped(ctx, fmt.Sprintf("%s, images %d…", t.what, i)); err != nil {
 					return res, err
 				}
-				rows, err := reconstructBatch(p, c, s, n, i, min(i+c.BatchSize, nImg))
+				first := n == c.Steps[0] && s == c.Samplers[0] // the codec's round trip, once an image
+				rows, codec, err := reconstructBatch(p, c, s, n, i, min(i+c.BatchSize, nImg), first)
 				if err != nil {
 					return res, err
 				}
-				res.Rows = append(res.Rows, rows...)
+				res.Rows, res.Codec = append(res.Rows, rows...), append(res.Codec, codec...)
 			}
 			p.Runner.ReleaseGraphs() // each sampler's ORT sessions hold arenas of the batch's size
 			res.Seconds[t.what] = time.Since(start).Seconds()
@@ -116,24 +141,35 @@ func Reconstruct(ctx context.Context, p *pipeline.Pipeline, c ReconstructionConf
 	return res, nil
 }
 
-// reconstructBatch reconstructs images [i, j) with s in n steps.
-func reconstructBatch(p *pipeline.Pipeline, c ReconstructionConfig, s belm.Sampler, n, i, j int) ([]ReconstructionRow, error) {
+// reconstructBatch reconstructs images [i, j) with s in n steps; with codec, for a latent
+// model, it also returns the images' round trips through the codec alone.
+func reconstructBatch(p *pipeline.Pipeline, c ReconstructionConfig, s belm.Sampler, n, i, j int, codec bool) ([]ReconstructionRow, []CodecRow, error) {
 	names, b := c.Images.Names[i:j], j-i
 	img0, err := c.Images.Load(i, j)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	z0, err := p.Encode(img0, b)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	var floor []CodecRow
+	if _, pixels := p.Codec.(pipeline.Identity); codec && !pixels {
+		dec, err := p.Decode(z0, b)
+		if err != nil {
+			return nil, nil, err
+		}
+		for k, e := range pipeline.ImageErrors(z0, z0, img0, dec, b) {
+			floor = append(floor, CodecRow{Index: i + k, Image: names[k], Errors: e})
+		}
 	}
 	zr, zN, err := p.Reconstruct(s, n, z0, b)
 	if err != nil {
-		return nil, fmt.Errorf("%s N=%d, images %s…: %w", s.Name(), n, names[0], err)
+		return nil, nil, fmt.Errorf("%s N=%d, images %s…: %w", s.Name(), n, names[0], err)
 	}
 	img, err := p.Decode(zr, b)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var rows []ReconstructionRow
 	per := len(zN) / b
@@ -142,10 +178,10 @@ func reconstructBatch(p *pipeline.Pipeline, c ReconstructionConfig, s belm.Sampl
 	}
 	if c.Reconstructed != nil {
 		if err := c.Reconstructed(ReconstructedBatch{Sampler: s.Name(), N: n, First: i, Images: img}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return rows, nil
+	return rows, floor, nil
 }
 
 // Summaries averages the rows of each sampler and N, in the order they first appear, with
@@ -183,7 +219,7 @@ func (r ReconstructionResult) Summaries() []ReconstructionSummary {
 func MergeReconstructions(shards []ReconstructionResult, samplers []string, steps []int, images int) (ReconstructionResult, error) {
 	all := ReconstructionResult{Seconds: map[string]float64{}}
 	for _, d := range shards {
-		all.Rows = append(all.Rows, d.Rows...)
+		all.Rows, all.Codec = append(all.Rows, d.Rows...), append(all.Codec, d.Codec...)
 		for k, v := range d.Seconds {
 			all.Seconds[k] += v
 		}
@@ -197,6 +233,7 @@ func MergeReconstructions(shards []ReconstructionResult, samplers []string, step
 		}
 		return a.Index - b.Index
 	})
+	slices.SortStableFunc(all.Codec, func(a, b CodecRow) int { return a.Index - b.Index })
 	if want := images * len(samplers) * len(steps); len(all.Rows) != want {
 		return all, fmt.Errorf("the shards hold %d rows, the run has %d (%d images × %d samplers × %d N): a shard stopped early; rerun it", len(all.Rows), want, images, len(samplers), len(steps))
 	}

@@ -110,7 +110,7 @@ func runReconstruct(args []string) error {
 		return err
 	}
 	fmt.Printf("%s, %d images, %s on %s (per image: %s)\n", f.mf.modelID, set.Images, set.DType, set.Backend, filepath.Join(*f.saveDir, "reconstruction.csv"))
-	return printReconSummary(res.Summaries())
+	return printReconSummary(res)
 }
 
 // imageSaver writes each reconstruction as a PNG with --save_images (nil without).
@@ -161,13 +161,25 @@ func writeReconstruction(dir string, set reconSettings, d study.ReconstructionRe
 		reconSettings
 		CSV     string                        `json:"csv"`
 		Summary []study.ReconstructionSummary `json:"summary"`
-	}{set, csvPath, d.Summaries()}
+		// The codec's own round trip (a latent model's VAE), beside Table 2's "AE" column.
+		CodecFloor   *pipeline.Errors `json:"codec_floor,omitempty"`
+		PaperAEFloor *float64         `json:"paper_table2_ae_floor,omitempty"`
+	}{reconSettings: set, CSV: csvPath, Summary: d.Summaries(), CodecFloor: d.CodecFloor()}
+	if summary.CodecFloor != nil {
+		ae := study.PaperAEFloor
+		summary.PaperAEFloor = &ae
+	}
 	return saveStudy(dir, "reconstruction", summary, true, viz.Options{
 		Title:  fmt.Sprintf("Reconstruction error, %d images, %s", set.Images, set.DType),
 		YLabel: "MSE of reconstruction ([−1, 1] scale)", XLabel: "steps N"})
 }
 
-func printReconSummary(sums []study.ReconstructionSummary) error {
+func printReconSummary(r study.ReconstructionResult) error {
+	if f := r.CodecFloor(); f != nil {
+		fmt.Printf("codec alone (encode → decode, %d images): mse [-1,1] %.3e, [0,1] 8-bit %.3e — the floor of every sampler (paper Table 2 \"AE\": %.3f)\n",
+			len(r.Codec), f.PM1, f.Unit, study.PaperAEFloor)
+	}
+	sums := r.Summaries()
 	tw := table(os.Stdout)
 	fmt.Fprintln(tw, "sampler\tN\tmse latent\tmse [-1,1] (paper)\tmse [0,1] 8-bit (code)\tpaper Table 5 (SD latent)\tpaper Table 2 (SD pixels)\tseconds\t")
 	paper := func(v *float64) string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,13 +92,23 @@ func TestTxt2ImgAndReconstructSD(t *testing.T) {
 		Summary []struct {
 			Sampler string  `json:"sampler"`
 			Latent  float64 `json:"mse_latent"`
+			PM1     float64 `json:"mse_pm1"`
 		} `json:"summary"`
+		Floor *struct {
+			PM1 float64 `json:"mse_pm1"`
+		} `json:"codec_floor"`
+		AE float64 `json:"paper_table2_ae_floor"`
 	}
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
 	if len(doc.Summary) != 2 || doc.Summary[0].Latent > 1e-6 || doc.Summary[1].Latent < 1e-4 {
 		t.Errorf("SD reconstruction summary %+v: want belm's latent MSE ≤ 1e-6, DDIM's > 1e-4", doc.Summary)
+	}
+	// The VAE's own round trip is the exact sampler's pixel error, to float32 rounding
+	// through the decoder (≤ 1e-4 apart; measured ~1e-7).
+	if doc.Floor == nil || doc.AE != 0.004 || math.Abs(doc.Floor.PM1-doc.Summary[0].PM1) > 1e-4 {
+		t.Errorf("codec floor %+v (paper AE %g) against belm's pixel MSE %g", doc.Floor, doc.AE, doc.Summary[0].PM1)
 	}
 }
 

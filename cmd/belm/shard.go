@@ -196,5 +196,5 @@ func mergeReconstruction(shards []shardFile, dir, format string) error {
 		return err
 	}
 	fmt.Printf("%s, %d images from %d shards, %s on %s (per image: %s)\n", set.ModelID, set.Images, len(shards), set.DType, set.Backend, filepath.Join(dir, "reconstruction.csv"))
-	return printReconSummary(all.Summaries())
+	return printReconSummary(all)
 }
