@@ -33,7 +33,7 @@ func testImages(size, n int) []float64 {
 			for i := range size {
 				for j := range size {
 					u, v := float64(i)/float64(size)-0.5, float64(j)/float64(size)-0.5
-					val := 0.8*math.Sin(3*u+float64(c+k)) * math.Cos(2*v-float64(k))
+					val := 0.8 * math.Sin(3*u+float64(c+k)) * math.Cos(2*v-float64(k))
 					if u*u+v*v < 0.05*float64(k+1) {
 						val = 0.9 - 0.3*float64(c)
 					}

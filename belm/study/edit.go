@@ -23,7 +23,7 @@ type EditConfig struct {
 	// Original conditions the inversion and the reconstruction (the --ori_prompt with its
 	// guidance), Edited the edit's sampling (the --res_prompt with the same guidance).
 	Original, Edited pipeline.Conditioner
-	Progress Progress
+	Progress         Progress
 }
 
 // EditResult is what Edit computed, flat in the pipeline's latent and image layouts.
