@@ -185,6 +185,20 @@ func (m *TextModel) DType() dtypes.DType { return m.dtype }
 // their state-dict names with "." → "/").
 func (m *TextModel) Store() *model.Store { return m.store }
 
+// NumParameters returns the number of scalar parameters (59,936 for the tiny fixture,
+// 123,060,480 for SD 1.5's text encoder).
+func (m *TextModel) NumParameters() int {
+	n := 0
+	for _, name := range m.names {
+		k := 1
+		for _, d := range m.shapes[name] {
+			k *= d
+		}
+		n += k
+	}
+	return n
+}
+
 // ParameterNames lists the state-dict names of the weights, in state-dict order.
 func (m *TextModel) ParameterNames() []string { return slices.Clone(m.names) }
 

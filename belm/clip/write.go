@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/belmlab/workbench/internal/atomicfile"
@@ -35,22 +36,27 @@ func (t *Tokenizer) WriteFolder(dir string, size int, padToken string) error {
 		}
 		vocab[tok] = id
 	}
-	merges := make([]string, len(t.ranks))
-	for k, r := range t.ranks {
-		merges[r] = k
+	merges := make([]string, 0, len(t.ranks))
+	for k := range t.ranks { // ranks may have gaps (a merges file that repeats a pair)
+		merges = append(merges, k)
 	}
-	merges = merges[:size-2-regular]
+	slices.SortFunc(merges, func(a, b string) int { return t.ranks[a] - t.ranks[b] })
+	merges = merges[:min(len(merges), size-2-regular)]
 	var b strings.Builder
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(vocab); err != nil {
 		return err
 	}
+	config, special, err := settingsFiles(padToken)
+	if err != nil {
+		return err
+	}
 	files := map[string]string{
 		VocabFile:         b.String(),
 		MergesFile:        "#version: 0.2\n" + strings.Join(merges, "\n") + "\n",
-		TokenizerConfig:   sd15TokenizerConfig,
-		SpecialTokensFile: strings.Replace(sd15SpecialTokens, "PAD", padToken, 1),
+		TokenizerConfig:   config,
+		SpecialTokensFile: special,
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -63,13 +69,24 @@ func (t *Tokenizer) WriteFolder(dir string, size int, padToken string) error {
 	return nil
 }
 
-const sd15TokenizerConfig = `{"add_prefix_space": false, "bos_token": {"__type": "AddedToken", "content": "<|startoftext|>", "lstrip": false, "normalized": true, "rstrip": false, "single_word": false},
- "do_lower_case": true, "eos_token": {"__type": "AddedToken", "content": "<|endoftext|>", "lstrip": false, "normalized": true, "rstrip": false, "single_word": false},
- "errors": "replace", "model_max_length": 77, "name_or_path": "openai/clip-vit-large-patch14", "pad_token": "<|endoftext|>", "tokenizer_class": "CLIPTokenizer",
- "unk_token": {"__type": "AddedToken", "content": "<|endoftext|>", "lstrip": false, "normalized": true, "rstrip": false, "single_word": false}}
-`
-
-const sd15SpecialTokens = `{"bos_token": {"content": "<|startoftext|>", "lstrip": false, "normalized": true, "rstrip": false, "single_word": false},
- "eos_token": {"content": "<|endoftext|>", "lstrip": false, "normalized": true, "rstrip": false, "single_word": false},
- "pad_token": "PAD", "unk_token": {"content": "<|endoftext|>", "lstrip": false, "normalized": true, "rstrip": false, "single_word": false}}
-`
+// settingsFiles are tokenizer_config.json and special_tokens_map.json as SD 1.5's tokenizer/
+// has them, padding with padToken.
+func settingsFiles(padToken string) (config, special string, err error) {
+	added := func(content string) map[string]any {
+		return map[string]any{"content": content, "lstrip": false, "normalized": true, "rstrip": false, "single_word": false}
+	}
+	typed := func(content string) map[string]any {
+		m := added(content)
+		m["__type"] = "AddedToken"
+		return m
+	}
+	c, err := json.MarshalIndent(map[string]any{"add_prefix_space": false, "bos_token": typed(StartOfText), "do_lower_case": true,
+		"eos_token": typed(EndOfText), "errors": "replace", "model_max_length": MaxLength, "name_or_path": "openai/clip-vit-large-patch14",
+		"pad_token": padToken, "tokenizer_class": "CLIPTokenizer", "unk_token": typed(EndOfText)}, "", "  ")
+	if err != nil {
+		return "", "", err
+	}
+	sp, err := json.MarshalIndent(map[string]any{"bos_token": added(StartOfText), "eos_token": added(EndOfText),
+		"pad_token": padToken, "unk_token": added(EndOfText)}, "", "  ")
+	return string(c) + "\n", string(sp) + "\n", err
+}

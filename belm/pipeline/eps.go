@@ -19,12 +19,12 @@ type Forwarder interface {
 
 // Eps evaluates the network on x [B, latent shape…] at the network timesteps t (a scalar or
 // [B]) in the pipeline's dtype, on its backend (x and t are converted to that dtype). The
-// network must be a Forwarder (a UNet2DModel); its raw output is returned, whatever its
-// prediction type.
+// network must be an unconditional Forwarder (a UNet2DModel; a conditional UNet takes its
+// context through EpsOut); its raw output is returned, whatever its prediction type.
 func (p *Pipeline) Eps(x, t *tensors.Tensor) (*tensors.Tensor, error) {
-	f, ok := p.Net.(Forwarder)
-	if !ok {
-		return nil, fmt.Errorf("the model (%T) cannot be evaluated at per-image timesteps: Eps takes a network with Forward(scope, x, t), such as a UNet2DModel", p.Net)
+	forward, err := p.forwarder(false)
+	if err != nil {
+		return nil, err
 	}
 	xt, tt, err := p.epsInputs(x, t)
 	if err != nil {
@@ -36,7 +36,7 @@ func (p *Pipeline) Eps(x, t *tensors.Tensor) (*tensors.Tensor, error) {
 			store = sp.Store()
 		}
 		p.epsExec, err = model.NewExec(p.Runner.Backend(), store, func(scope *model.Scope, x, t *graph.Node) *graph.Node {
-			return f.Forward(scope, x, t)
+			return forward(scope, x, t, nil)
 		})
 		if err != nil {
 			return nil, err

@@ -64,7 +64,11 @@ func (p *Pipeline) EstimateBytes(batch int) int64 {
 	}
 	per := float64(genericLatents * p.Size(1))
 	if cm, ok := p.Net.(Configured); ok {
-		per = perImage(cm.Config())
+		cfg := cm.Config()
+		if ls := p.LatentShape(); len(ls) == 3 && ls[1] > 0 { // the latents' side, not the config's sample_size
+			cfg.SampleSize = &ls[1]
+		}
+		per = perImage(cfg)
 	}
 	live := float64(weights) + float64(max(batch, 0))*float64(d)*per
 	est := live * allocatorSlack * heapFactor(p.Runner.Backend())
@@ -254,4 +258,64 @@ func (w *memWalk) up() {
 			w.op(float64(out)*s*s + w.conv(out, out, 2*s, 2*s))
 		}
 	}
+}
+
+// EstimateLatentBytes estimates the peak host memory of a latent pipeline's work on a batch
+// of images, for refusing what cannot fit before any work: the UNet forward of unetBatch
+// latents (EstimateBytes; twice the images with classifier-free guidance), plus the VAE's
+// decode of images latents at the pipeline's image size with the VAE's weights and
+// otherParams more (the text encoder's) held beside, as EstimateBytes counts:
+//
+//	slack · heap · (weights + images · d · max over the decoder's operations of its work)
+//
+// where a 3×3 convolution cin → cout at side s has (cin + cout)·s² values alive, plus its
+// 18·cin·s² im2col patches on the pure-Go backend (ONNX Runtime's direct convolutions have
+// none), and the mid block's single-head attention 6·c·N + 2·N², N = s². SD 1.5 at 512×512
+// in float32: ~5.2 GB an image on go (the decoder's 256 → 128-channel resnet at 512²),
+// which with the UNet does not fit 23 GiB (measured: killed at 20.5 GB), 0.7 GB on onnx.
+func (p *Pipeline) EstimateLatentBytes(unetBatch, images int, vae *unet.AutoencoderKL, otherParams int) int64 {
+	d := float64(p.DType().Size())
+	patches := 0.0
+	if be := p.Runner.Backend(); be.String() == "go" || strings.HasPrefix(be.Name(), "Go ") {
+		patches = 18
+	}
+	per := vaeDecodeValues(vae.Config(), float64(p.SampleSize()), patches)
+	live := float64(vae.NumParameters()+otherParams)*d + float64(max(images, 0))*d*per
+	est := float64(p.EstimateBytes(unetBatch)) + live*allocatorSlack*heapFactor(p.Runner.Backend())
+	if est >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(est)
+}
+
+// vaeDecodeValues is the values of one image alive at the worst operation of a VAE decode
+// to side×side pixels (see EstimateLatentBytes).
+func vaeDecodeValues(cfg unet.VAEConfig, side, patches float64) float64 {
+	boc := cfg.BlockOutChannels
+	n := len(boc)
+	if n == 0 {
+		return 0
+	}
+	conv := func(cin, cout int, s float64) float64 { return (float64(cin+cout) + patches*float64(cin)) * s * s }
+	resnet := func(in, out int, s float64) float64 { // its input held while conv1 and conv2 run
+		return float64(in)*s*s + max(conv(in, out, s), conv(out, out, s))
+	}
+	s := side / math.Exp2(float64(n-1))
+	top := boc[n-1]
+	worst := max(conv(cfg.LatentChannels, top, s), resnet(top, top, s))
+	if cfg.MidBlockAddAttention {
+		N := s * s
+		worst = max(worst, 6*float64(top)*N+2*N*N)
+	}
+	in := top
+	for i := n - 1; i >= 0; i-- {
+		for range cfg.LayersPerBlock + 1 {
+			worst, in = max(worst, resnet(in, boc[i], s)), boc[i]
+		}
+		if i > 0 {
+			s *= 2
+			worst = max(worst, float64(in)*s*s/4+conv(in, in, s)) // nearest ×2, then a conv
+		}
+	}
+	return max(worst, conv(boc[0], cfg.OutChannels, side))
 }

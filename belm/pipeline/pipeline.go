@@ -1,6 +1,6 @@
 // Package pipeline runs the samplers and their inversions on a model: what the reference
 // scripts do (spec §4), as plain functions shared by the CLI (belm sample, interpolate,
-// reconstruct, eps), the studies (package study) and the notebooks.
+// reconstruct, eps, edit, txt2img), the studies (package study) and the notebooks.
 //
 // A pipeline is an ε-model (any belm.Model: a diffusers UNet2DModel, an analytic model, …)
 // with one scheduler configuration and a runner, plus
@@ -10,7 +10,9 @@
 //   - optionally a Conditioner (class labels, text embeddings, a CFG weight), applied before
 //     every pass, so that inversion and sampling see the same ε (spec §2.8).
 //
-// Load reads a diffusers UNet2DModel folder or Hub id; New takes any model.
+// Load reads a diffusers UNet2DModel folder or Hub id (a Stable Diffusion folder loads
+// through belm/sd, which builds the same Pipeline with a VAE codec and prompts); New takes
+// any model.
 //
 //	p, err := pipeline.Load("google/ddpm-cifar10-32", pipeline.Options{Backend: "onnx"})
 //	s, err := p.Sampler("belm", belm.DefaultSamplerOptions, true)
@@ -101,6 +103,9 @@ func Load(modelID string, o Options) (*Pipeline, error) {
 	u, err := unet.Load(m.UNetDir, append([]unet.Option{unet.WithDType(dtypes.Float32)}, o.UNet...)...)
 	if err != nil {
 		return nil, err
+	}
+	if u.Conditional() {
+		return nil, fmt.Errorf("%s is a UNet2DConditionModel, a text-conditioned latent model: load its Stable Diffusion folder (unet/, vae/, text_encoder/, tokenizer/) with belm/sd", modelID)
 	}
 	p, err := New(u, sc, o)
 	if err != nil {

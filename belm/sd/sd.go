@@ -38,8 +38,9 @@ type Options struct {
 	DType dtypes.DType
 	// Backend is the GoMLX backend ("": $GOMLX_BACKEND or go).
 	Backend string
-	// Size is the image side in pixels, a multiple of the VAE's factor (8); default, as
-	// diffusers: the UNet's sample_size times that factor (64·8 = 512 for SD 1.5).
+	// Size is the image side in pixels, a multiple of the VAE's factor times 2^(the UNet's
+	// downsamplings): 64 for SD 1.x/2.x. Default, as diffusers: the UNet's sample_size
+	// times the VAE's factor (64·8 = 512 for SD 1.5).
 	Size int
 	// TimestepSpacing is the inference timestep spacing: "" is "linspace", as the reference
 	// SD scripts set it; "config" keeps the model's scheduler config ("leading" for SD 1.5).
@@ -99,9 +100,9 @@ func Load(id string, o Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	size := o.Size
-	if size == 0 { // as diffusers: the UNet's sample_size in latent pixels, times the VAE's factor
-		size = *m.UNet.Config().SampleSize << m.VAE.Config().Downsamplings()
+	size, err := m.imageSize(o.Size)
+	if err != nil {
+		return nil, err
 	}
 	codec, err := m.VAE.Codec(size, size, unet.CodecOptions{Backend: o.Backend, DType: dt, Sample: o.SampleLatents, Seed: o.Seed})
 	if err != nil {
@@ -112,6 +113,32 @@ func Load(id string, o Options) (*Model, error) {
 	}
 	m.Pipeline.Model = h
 	return m, nil
+}
+
+// imageSize is the image side: given, or as diffusers takes it, the UNet's sample_size
+// (in latent pixels) times the VAE's factor; it must be a multiple of the VAE's factor
+// times 2^(the UNet's downsamplings) — 64 for SD 1.x/2.x — for the UNet to take the latents.
+func (m *Model) imageSize(size int) (int, error) {
+	vaeDown, unetDown := m.VAE.Config().Downsamplings(), len(m.UNet.Config().BlockOutChannels)-1
+	if size == 0 {
+		ss := m.UNet.Config().SampleSize
+		if ss == nil || *ss <= 0 {
+			return 0, fmt.Errorf("the UNet's config.json has no sample_size: give the image size (--resolution, sd.Options.Size)")
+		}
+		size = *ss << vaeDown
+	}
+	if f := 1 << (vaeDown + unetDown); size <= 0 || size%f != 0 {
+		return 0, fmt.Errorf("--resolution %d: the image side must be a positive multiple of %d (the VAE's factor %d × 2^%d, the UNet's downsamplings), e.g. %d",
+			size, f, 1<<vaeDown, unetDown, max(f, (size+f/2)/f*f))
+	}
+	return size, nil
+}
+
+// EstimateBytes estimates the peak memory of the pipeline's work on images images, the UNet
+// taking unetBatch latents at once (2·images with guidance): pipeline.EstimateLatentBytes
+// with the text encoder's weights held too.
+func (m *Model) EstimateBytes(unetBatch, images int) int64 {
+	return m.Pipeline.EstimateLatentBytes(unetBatch, images, m.VAE, m.Text.NumParameters())
 }
 
 // IsStableDiffusion reports whether a resolved model folder is meant as a text-to-image

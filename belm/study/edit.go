@@ -62,10 +62,16 @@ func Edit(ctx context.Context, p *pipeline.Pipeline, c EditConfig) (EditResult, 
 	t := track(p.Runner, c.Progress, 3*(c.N-c.Freeze))
 	defer t.stop()
 	var err error
+	if err := stopped(ctx, "encoding"); err != nil {
+		return res, err
+	}
 	if res.Latents, err = p.Encode(c.Images, c.Batch); err != nil {
 		return res, err
 	}
 	p.Conditioner = c.Original
+	if err := stopped(ctx, "inverting"); err != nil {
+		return res, err
+	}
 	t.at("%s: inverting", rowKey(res.Sampler, c.N))
 	st, err := p.InvertPartial(c.Sampler, c.N, c.Freeze, res.Latents, c.Batch)
 	if err != nil {

@@ -12,6 +12,9 @@
 //	InterpolateImages, InterpolateNoises  interpolate.py: slerp inverted states or noises, sample
 //	Samples, ODESamples                   cifar10.py: noise → samples per sampler
 //	Frechet                               FID's protocol with any quality.FeatureExtractor
+//	Edit                                  image_editing.py: invert under one conditioning, sample under another
+//	EDICTStudy                            why invertible EDICT does not denoise at small N (issue 16)
+//	InvertPair, SamplePath                what a notebook slider samples from or redraws
 //
 // ShapesSampleGrid and ShapesInterpolation run the last two on the analytic "shapes"
 // pictures, for the figures.

@@ -23,7 +23,7 @@ type badInputFixtures struct {
 	nanModel, hugeModel                             string
 	nanX, badT, negT, io                            string
 	zeroSteps, negClip                              string
-	sd, sdNoVAE, sdOtherTokenizer                   string // tiny Stable Diffusion folders
+	sd, sdNoVAE, sdOtherTokenizer, sdIO             string // tiny Stable Diffusion folders, the SD UNet's fixture io
 }
 
 // sdFixtures adds the tiny SD folder and two broken copies: one without vae/, one whose
@@ -31,6 +31,9 @@ type badInputFixtures struct {
 func (f *badInputFixtures) sdFixtures(t *testing.T) {
 	var err error
 	if f.sd, err = filepath.Abs(tinySD); err != nil {
+		t.Fatal(err)
+	}
+	if f.sdIO, err = filepath.Abs("../../../shared/fixtures/sd/sd_unet_io.safetensors"); err != nil {
 		t.Fatal(err)
 	}
 	f.sdNoVAE, f.sdOtherTokenizer = filepath.Join(t.TempDir(), "sd"), filepath.Join(t.TempDir(), "sd")
@@ -248,7 +251,10 @@ func TestBadInput(t *testing.T) {
 		{[]string{"edit", "--model_id", f.sd, "--ori_im_path", f.images + "/img0.png", "--num_inference_steps", "4", "--freeze_step", "1", "--resolution", "64",
 			"--res_prompt", strings.Repeat("a very long prompt ", 30), "--save_dir", "OUT", "--quiet"}, 1, "tokens: the text encoder reads at most 75"},
 		{[]string{"edit", "--model_id", f.sd, "--ori_im_path", f.file, "--num_inference_steps", "4", "--freeze_step", "1", "--save_dir", "OUT", "--quiet"}, 1, "afile"},
-		{[]string{"edit", "--model_id", f.sd, "--ori_im_path", f.images + "/img0.png", "--resolution", "60", "--save_dir", "OUT", "--quiet"}, 1, "multiples of 8"},
+		{[]string{"edit", "--model_id", f.sd, "--ori_im_path", f.images + "/img0.png", "--resolution", "60", "--save_dir", "OUT", "--quiet"}, 1, "must be a positive multiple of 64"},
+		{[]string{"edit", "--model_id", f.sd, "--ori_im_path", f.images + "/img0.png", "--resolution", "72", "--save_dir", "OUT", "--quiet"}, 1, "--resolution 72: the image side must be a positive multiple of 64"},
+		{[]string{"edit", "--model_id", f.sd, "--ori_im_path", f.images + "/img0.png", "--resolution", "4096", "--num_inference_steps", "4", "--freeze_step", "1", "--backend", "go", "--save_dir", "OUT", "--quiet"}, 2, "would need about"},
+		{[]string{"eps", "--model_id", f.model, "--input", f.sdIO, "--output", "OUT/eps.safetensors", "--quiet"}, 1, "takes no text embeddings"},
 		{[]string{"edit", "--model_id", f.sdNoVAE, "--ori_im_path", f.images + "/img0.png", "--save_dir", "OUT", "--quiet"}, 1, "not a Stable Diffusion pipeline folder"},
 		{[]string{"txt2img", "--model_id", f.sdOtherTokenizer, "--save_dir", "OUT", "--quiet"}, 1, "does not match the text encoder"},
 		{[]string{"txt2img", "--model_id", f.model, "--save_dir", "OUT", "--quiet"}, 1, "is not a Stable Diffusion folder"},

@@ -109,7 +109,7 @@ func (m *modelFlags) loadPipeline(dt dtypes.DType) (*pipeline.Pipeline, error) {
 		f = &sdFlags{guidance: 1}
 	}
 	var err error
-	if m.sd, err = sd.Load(m.modelID, sd.Options{DType: dt, Backend: m.backend, Size: f.resolution, TimestepSpacing: f.spacing}); err != nil {
+	if m.sd, err = sd.Load(m.modelID, f.options(dt, m.backend)); err != nil {
 		return nil, err
 	}
 	if err := m.sd.Condition(f.prompt, f.negative, f.guidance); err != nil {
@@ -140,10 +140,16 @@ func (m *modelFlags) start(saveDir, inputDir string, batch int, batchFlag string
 	return p, m.checkBatch(p, batch, batchFlag)
 }
 
-// checkBatch refuses a batch whose UNet forward would not fit in memory (before any work).
+// checkBatch refuses a batch of images whose work would not fit in memory (before any
+// work): the UNet forward of the batch (twice it with guidance) and, for Stable Diffusion,
+// the VAE's decode of the batch and the other parts' weights.
 func (m *modelFlags) checkBatch(p *pipeline.Pipeline, batch int, flags string) error {
 	if cfg := strings.ToLower(backends.Resolve(m.backend)); strings.Contains(cfg, "cuda") || strings.Contains(cfg, "rocm") {
 		return nil // activations live in the accelerator's memory, which this check does not see
+	}
+	if m.sd != nil {
+		return checkMemory(fmt.Sprintf("%s (a UNet forward of %d latents, then a VAE decode of %d images of %d×%d)", flags, m.sdf.unetBatch(batch), batch, p.SampleSize(), p.SampleSize()),
+			float64(m.sd.EstimateBytes(m.sdf.unetBatch(batch), batch)))
 	}
 	return checkMemory(fmt.Sprintf("%s (a UNet forward of %d images of %d×%d×%d)", flags, batch, p.Channels(), p.SampleSize(), p.SampleSize()),
 		float64(p.EstimateBytes(batch)))
@@ -441,6 +447,8 @@ func readContext(in, name string, p *pipeline.Pipeline) (*tensors.Tensor, error)
 	switch {
 	case cond && !has:
 		return nil, fmt.Errorf("%s has no tensor %q: the model is a conditional UNet, which needs its text embeddings [batch, tokens, %d] (pass --encoder_hidden_states NAME)", in, name, p.UNet.CrossAttentionDim())
+	case !cond && has:
+		return nil, fmt.Errorf("%s has a tensor %q, but the model is an unconditional UNet2DModel, which takes no text embeddings: drop it, or pass the conditional UNet's folder", in, name)
 	case !cond:
 		return nil, nil
 	}

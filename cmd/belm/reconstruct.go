@@ -52,6 +52,7 @@ func (f *reconFlags) register(fs *flagSet) {
 	f.mf.register(fs, defaultModel)
 	f.mf.sdf = &f.sdf
 	f.sdf.register(fs, "prompt", "", 1, " (Stable Diffusion models; reconstruction.py: \"\" and 1)")
+	f.sdf.registerLatents(fs, " (Stable Diffusion models)")
 	f.samplers = fs.NonEmpty("sampler_type", "ddim,edict,bdia,belm", "comma-separated, of: "+registeredSamplers())
 	f.steps = fs.Ints("num_inference_steps", "10,20", between(1, 1000), 1, "comma-separated step counts N")
 	f.src.register(fs, "the images to reconstruct")

@@ -12,9 +12,11 @@ import (
 
 	"github.com/belmlab/workbench/belm"
 	"github.com/belmlab/workbench/belm/pipeline"
+	"github.com/belmlab/workbench/belm/sd"
 	"github.com/belmlab/workbench/belm/study"
 	"github.com/belmlab/workbench/internal/atomicfile"
 	"github.com/belmlab/workbench/viz"
+	"github.com/gomlx/compute/dtypes"
 )
 
 func init() {
@@ -32,6 +34,27 @@ type sdFlags struct {
 	guidance         float64
 	resolution       int
 	spacing          string
+	sampleLatents    bool   // encode with a posterior draw (edit, reconstruct)
+	seed             uint64 // of that draw
+}
+
+// options are the sd.Options of the flags.
+func (f *sdFlags) options(dt dtypes.DType, backend string) sd.Options {
+	return sd.Options{DType: dt, Backend: backend, Size: f.resolution, TimestepSpacing: f.spacing, SampleLatents: f.sampleLatents, Seed: f.seed}
+}
+
+// registerLatents adds --sample_latents and --seed (the VAE posterior draw of the images).
+func (f *sdFlags) registerLatents(fs *flagSet, note string) {
+	fs.BoolVar(&f.sampleLatents, "sample_latents", false, "encode images with a draw from the VAE posterior (seeded by --seed), as the reference's pil_to_latents, instead of its mean"+note)
+	fs.Uint64Var(&f.seed, "seed", 38018716, "seed of --sample_latents (the reference's seed)"+note)
+}
+
+// unetBatch is the batch a UNet evaluation of b latents takes: 2b with guidance.
+func (f *sdFlags) unetBatch(b int) int {
+	if f != nil && f.guidance > 1 {
+		return 2 * b
+	}
+	return b
 }
 
 // register adds the flags; promptFlag names the prompt's flag ("" for commands whose
@@ -42,7 +65,7 @@ func (f *sdFlags) register(fs *flagSet, promptFlag, defPrompt string, defGuidanc
 		fs.StringVar(&f.negative, "negative_prompt", "", "the prompt guided away from (classifier-free guidance's unconditional prompt)"+note)
 	}
 	fs.Float64Var(&f.guidance, "guidance", defGuidance, atLeast(0), "classifier-free guidance weight w (on when w > 1; the same in inversion and sampling)"+note)
-	fs.IntVar(&f.resolution, "resolution", 0, atLeast(0), "image side in pixels, a multiple of 8 (0: the UNet's sample_size × 8, 512 for SD 1.5)"+note)
+	fs.IntVar(&f.resolution, "resolution", 0, atLeast(0), "image side in pixels, a multiple of 64 for SD 1.x/2.x (the VAE's 8 × 2^(the UNet's 3 downsamplings); 0: the UNet's sample_size × 8, 512 for SD 1.5)"+note)
 	fs.StringVar(&f.spacing, "timestep_spacing", "linspace", "linspace (the reference SD scripts), leading, trailing, or config (the model's scheduler)"+note)
 }
 
@@ -54,8 +77,6 @@ type editFlags struct {
 	image            *string
 	original, edited *string
 	steps, freeze    *int
-	sampleLatents    bool
-	seed             uint64
 }
 
 func (f *editFlags) register(fs *flagSet) {
@@ -69,8 +90,7 @@ func (f *editFlags) register(fs *flagSet) {
 	f.original = fs.String("ori_prompt", "A dog", "the prompt describing the image (inversion and reconstruction)")
 	f.edited = fs.String("res_prompt", "A Dalmatian", "the prompt of the edit (sampling)")
 	f.saveDir = fs.String("save_dir", "out/edit", "folder for the edited image, the reconstruction, the grid and edit.json")
-	fs.BoolVar(&f.sampleLatents, "sample_latents", false, "encode the image with a draw from the VAE posterior (seeded by --seed) instead of its mean")
-	fs.Uint64Var(&f.seed, "seed", 38018716, "seed of --sample_latents (the reference's seed)")
+	f.sdf.registerLatents(fs, "")
 	fs.check(func() error {
 		if *f.freeze >= *f.steps {
 			return fmt.Errorf("--freeze_step %d must be below --num_inference_steps %d", *f.freeze, *f.steps)
@@ -95,7 +115,7 @@ func runEdit(args []string) error {
 	if _, err := os.Stat(*f.image); err != nil {
 		return fmt.Errorf("--ori_im_path: %w", err)
 	}
-	p, err := f.mf.start(*f.saveDir, "", 2, "the edit (batch 1, with guidance 2 UNet evaluations a step)")
+	p, err := f.mf.start(*f.saveDir, "", 1, "the edit of one image")
 	if err != nil {
 		return err
 	}
@@ -157,9 +177,11 @@ func (f *editFlags) save(p *pipeline.Pipeline, x []float64, r study.EditResult) 
 		Edited   string            `json:"res_prompt"`
 		Guidance float64           `json:"guidance"`
 		Image    string            `json:"ori_im_path"`
+		Sampled  bool              `json:"sample_latents"`
+		Seed     uint64            `json:"seed,omitempty"`
 		Result   study.EditResult  `json:"result"`
 		Files    map[string]string `json:"files"`
-	}{f.mf.modelID, *f.original, *f.edited, f.sdf.guidance, *f.image, r,
+	}{f.mf.modelID, *f.original, *f.edited, f.sdf.guidance, *f.image, f.sdf.sampleLatents, map[bool]uint64{true: f.sdf.seed}[f.sdf.sampleLatents], r,
 		map[string]string{"edit": base + ".png", "reconstruction": base + "_recon.png", "grid": base + "_grid.png"}}, "", "  ")
 	if err != nil {
 		return err
@@ -203,7 +225,7 @@ func runTxt2Img(args []string) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	p, err := mf.start(*saveDir, "", *batch*2, fmt.Sprintf("--batch_size %d (with guidance: 2 UNet evaluations an image)", *batch))
+	p, err := mf.start(*saveDir, "", *batch, fmt.Sprintf("--batch_size %d", *batch))
 	if err != nil {
 		return err
 	}

@@ -28,13 +28,15 @@ func TestEditCommand(t *testing.T) {
 			} `json:"reconstruction"`
 			EditRMS float64 `json:"edit_rms"`
 		} `json:"result"`
-		Files map[string]string `json:"files"`
+		Files   map[string]string `json:"files"`
+		Sampled bool              `json:"sample_latents"`
+		Seed    uint64            `json:"seed"`
 	}
-	edit := func(sampler, res string) (string, result) {
+	edit := func(sampler, res string, more ...string) (string, result) {
 		out := filepath.Join(t.TempDir(), "edit")
 		capture(t, func() error {
-			return runEdit([]string{"--model_id", tinySD, "--ori_im_path", img, "--num_inference_steps", "10", "--freeze_step", "2",
-				"--resolution", "64", "--sampler_type", sampler, "--res_prompt", res, "--save_dir", out, "--quiet"})
+			return runEdit(append([]string{"--model_id", tinySD, "--ori_im_path", img, "--num_inference_steps", "10", "--freeze_step", "2",
+				"--resolution", "64", "--sampler_type", sampler, "--res_prompt", res, "--save_dir", out, "--quiet"}, more...))
 		})
 		b, err := os.ReadFile(filepath.Join(out, "edit.json"))
 		if err != nil {
@@ -62,6 +64,13 @@ func TestEditCommand(t *testing.T) {
 	}
 	if _, s := edit("belm", "A dog"); s.Result.EditRMS > 1e-4 {
 		t.Errorf("an edit to the original prompt moved the latents by %.2e RMS", s.Result.EditRMS)
+	}
+	// --sample_latents encodes with a posterior draw: recorded, seeded, and another draw
+	// (seed) is another edit.
+	_, s1 := edit("belm", "A Dalmatian", "--sample_latents", "--seed", "1")
+	_, s2 := edit("belm", "A Dalmatian", "--sample_latents", "--seed", "2")
+	if !s1.Sampled || s1.Seed != 1 || s1.Result.EditRMS == s2.Result.EditRMS || s1.Result.EditRMS == r.Result.EditRMS {
+		t.Errorf("--sample_latents: recorded %v seed %d; edit RMS %g (seed 1), %g (seed 2), %g (mean)", s1.Sampled, s1.Seed, s1.Result.EditRMS, s2.Result.EditRMS, r.Result.EditRMS)
 	}
 }
 
