@@ -26,7 +26,7 @@ func init() {
 
 // sdModel are the defaults of the Stable Diffusion commands: SD 1.5 and the reference SD
 // scripts' γ and p (spec §2.3–2.4).
-var sdModel = modelDefaults{"stable-diffusion-v1-5/stable-diffusion-v1-5", "float32", belm.SamplerOptions{BDIAGamma: 0.96, EDICTP: 0.93}}
+var sdModel = modelDefaults{"stable-diffusion-v1-5/stable-diffusion-v1-5", "float32", belm.DefaultSamplerOptions}
 
 // sdFlags are the flags of a Stable Diffusion model (used when --model_id is an SD folder).
 type sdFlags struct {

@@ -2,6 +2,8 @@ package bench
 
 import (
 	"fmt"
+	"runtime"
+	"runtime/debug"
 	"time"
 
 	. "github.com/gomlx/gomlx/core/graph"
@@ -27,8 +29,8 @@ const sdEditN, sdEditF = 50, 10
 
 func (r *runner) sd() error {
 	ucfg, vcfg := unet.SD15Config(), unet.SD15VAEConfig()
-	var fns []fn
-	for _, be := range r.o.Backends {
+	byName := map[string]time.Duration{}
+	for _, be := range r.o.Backends { // one backend's models at a time: two sets do not fit in 23 GiB
 		step, err := r.sdStep(be, ucfg)
 		if err != nil {
 			return err
@@ -37,15 +39,17 @@ func (r *runner) sd() error {
 		if err != nil {
 			return err
 		}
-		fns = append(fns, fn{"sd/unet-cfg-step-512", be, step}, fn{"sd/vae-encode-512", be, enc}, fn{"sd/vae-decode-512", be, dec})
-	}
-	res, err := r.measure(SecSD, "Stable Diffusion 1.5, real size, random weights: one CFG denoising step (UNet on 2 latents 4×64×64 + 77×768 embeddings) and the VAE at 512×512", fns)
-	if err != nil {
-		return err
-	}
-	byName := map[string]time.Duration{}
-	for _, x := range res {
-		byName[x.Name+" "+x.Backend] = x.Median
+		fns := []fn{{"sd/unet-cfg-step-512", be, step}, {"sd/vae-encode-512", be, enc}, {"sd/vae-decode-512", be, dec}}
+		res, err := r.measure(SecSD, "Stable Diffusion 1.5, real size, random weights, on "+be+": one CFG denoising step (UNet on 2 latents 4×64×64 + 77×768 embeddings) and the VAE at 512×512", fns)
+		if err != nil {
+			return err
+		}
+		for _, x := range res {
+			byName[x.Name+" "+x.Backend] = x.Median
+		}
+		step, enc, dec = nil, nil, nil
+		runtime.GC()
+		debug.FreeOSMemory()
 	}
 	for _, be := range r.o.Backends {
 		s, e, d := byName["sd/unet-cfg-step-512 "+be], byName["sd/vae-encode-512 "+be], byName["sd/vae-decode-512 "+be]
