@@ -48,7 +48,9 @@ const (
 var AllSections = []string{SecStep, SecPass, SecForward, SecOverhead, SecCompile}
 
 // Known reports whether s names a section (of AllSections or OptInSections).
-func Known(s string) bool { return slices.Contains(AllSections, s) || slices.Contains(OptInSections, s) }
+func Known(s string) bool {
+	return slices.Contains(AllSections, s) || slices.Contains(OptInSections, s)
+}
 
 // Options configures a run.
 type Options struct {
