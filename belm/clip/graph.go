@@ -138,7 +138,7 @@ func (b *builder) activation(x *Node) *Node {
 	case "quick_gelu":
 		return Div(x, OnePlus(Exp(MulScalar(x, -1.702))))
 	case "gelu":
-		return Mul(MulScalar(x, 0.5), OnePlus(Erf(MulScalar(x, 1/math.Sqrt2))))
+		return nn.GELU(x)
 	}
 	exceptions.Panicf("clip: unsupported hidden_act %q", b.m.cfg.HiddenAct)
 	return nil
@@ -151,9 +151,5 @@ func (b *builder) linear(p string, x *Node) *Node {
 
 // layerNorm is torch.nn.LayerNorm over the last axis (biased variance).
 func (b *builder) layerNorm(p string, x *Node) *Node {
-	mean := ReduceAndKeep(x, ReduceMean, -1)
-	d := Sub(x, mean)
-	variance := ReduceAndKeep(Square(d), ReduceMean, -1)
-	y := Div(d, Sqrt(AddScalar(variance, b.m.cfg.LayerNormEps)))
-	return Add(Mul(y, ExpandLeftToRank(b.w(p+".weight"), y.Rank())), ExpandLeftToRank(b.w(p+".bias"), y.Rank()))
+	return nn.LayerNorm(x, b.w(p+".weight"), b.w(p+".bias"), b.m.cfg.LayerNormEps)
 }

@@ -1,25 +1,14 @@
 package unet
 
 import (
-	"math"
-
+	"github.com/belmlab/workbench/belm/nn"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/support/exceptions"
 )
 
 // layerNorm is torch.nn.LayerNorm (affine) over the last axis of x.
 func (b *builder) layerNorm(prefix string, eps float64, x *Node) *Node {
-	last := x.Rank() - 1
-	mean := ReduceAndKeep(x, ReduceMean, last)
-	d := Sub(x, mean)
-	variance := ReduceAndKeep(Square(d), ReduceMean, last)
-	y := Div(d, Sqrt(AddScalar(variance, eps)))
-	return Add(Mul(y, ExpandLeftToRank(b.w(prefix+".weight"), y.Rank())), ExpandLeftToRank(b.w(prefix+".bias"), y.Rank()))
-}
-
-// geluErf is the exact GELU, x·Φ(x) = x·(1+erf(x/√2))/2 (PyTorch's F.gelu default).
-func geluErf(x *Node) *Node {
-	return Mul(MulScalar(x, 0.5), OnePlus(Erf(MulScalar(x, 1/math.Sqrt2))))
+	return nn.LayerNorm(x, b.w(prefix+".weight"), b.w(prefix+".bias"), eps)
 }
 
 // feedForward is diffusers' FeedForward with GEGLU: ff.net.0.proj (dim → 2·inner) split
@@ -29,7 +18,7 @@ func (b *builder) feedForward(bb basicBlockPlan, x *Node) *Node {
 	last := hg.Rank() - 1
 	h := SliceAxis(hg, last, AxisRange(0, bb.ffInner))
 	gate := SliceAxis(hg, last, AxisRange(bb.ffInner, 2*bb.ffInner))
-	return b.linear(bb.prefix+".ff.net.2", Mul(h, geluErf(gate)))
+	return b.linear(bb.prefix+".ff.net.2", Mul(h, nn.GELU(gate)))
 }
 
 // basicBlock is BasicTransformerBlock on h [B, N, dim] with the context ctx [B, M, C_ctx].
