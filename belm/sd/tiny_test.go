@@ -15,23 +15,13 @@ import (
 	"github.com/belmlab/workbench/belm"
 	"github.com/belmlab/workbench/belm/clip"
 	"github.com/belmlab/workbench/belm/safetensors"
+	"github.com/belmlab/workbench/internal/fixtures"
 )
 
 var update = flag.Bool("update", false, "rewrite data/tiny-sd from the SD fixtures")
 
-// fixtures is the SD component fixtures' folder (../shared/fixtures/sd beside the repo,
-// $BELM_SD_FIXTURES to override). Missing, the tests that need it fail.
-func fixtures(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("BELM_SD_FIXTURES")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "fixtures", "sd")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "README.md")); err != nil {
-		t.Fatalf("the SD fixtures are missing (%v): they are in ../shared/fixtures/sd beside the repository; set BELM_SD_FIXTURES to their folder", err)
-	}
-	return dir
-}
+// fixtureDir is the SD component fixtures' folder; missing, the tests that need it fail.
+func fixtureDir(t testing.TB) string { return fixtures.Dir(t, "sd") }
 
 // tinyDir is the tiny SD folder the project ships (data/tiny-sd).
 const tinyDir = "../../data/tiny-sd"
@@ -43,12 +33,12 @@ func TestTinyFolderIsCurrent(t *testing.T) {
 		if err := os.RemoveAll(tinyDir); err != nil {
 			t.Fatal(err)
 		}
-		if err := AssembleTiny(fixtures(t), tinyDir); err != nil {
+		if err := AssembleTiny(fixtureDir(t), tinyDir); err != nil {
 			t.Fatal(err)
 		}
 	}
 	fresh := t.TempDir()
-	if err := AssembleTiny(fixtures(t), fresh); err != nil {
+	if err := AssembleTiny(fixtureDir(t), fresh); err != nil {
 		t.Fatal(err)
 	}
 	want := files(t, fresh)
@@ -86,7 +76,7 @@ func files(t *testing.T, root string) map[string][]byte {
 
 func loadOpenAI(t testing.TB) *clip.Tokenizer {
 	t.Helper()
-	tok, err := clip.LoadOpenAIVocab(filepath.Join(fixtures(t), clip.OpenAIVocabFile))
+	tok, err := clip.LoadOpenAIVocab(filepath.Join(fixtureDir(t), clip.OpenAIVocabFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +157,7 @@ func TestFP16Variant(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		io, err := safetensors.Open(filepath.Join(fixtures(t), "sd_unet_io.safetensors"))
+		io, err := safetensors.Open(filepath.Join(fixtureDir(t), "sd_unet_io.safetensors"))
 		if err != nil {
 			t.Fatal(err)
 		}

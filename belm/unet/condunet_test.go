@@ -17,21 +17,17 @@ import (
 
 	"github.com/belmlab/workbench/belm"
 	"github.com/belmlab/workbench/belm/safetensors"
+	"github.com/belmlab/workbench/internal/fixtures"
 )
 
 // The SD fixtures (shared/fixtures/sd beside the checkout, README sections 1 and 4): a
 // tiny UNet2DConditionModel with SD1.5's block structure, its inputs, outputs and
 // activations, and 10-step DDIM + CFG 3.0 trajectories driven by it. They are looked up
-// at ../../../shared (a checkout at /work/main) and one level higher (a worktree at
-// /work/wt/NAME); absent, the tests fail (sdFixturesPresent).
+// by internal/fixtures; absent, the tests fail (sdFixturesPresent).
 var (
 	sdDir = func() string {
-		for _, d := range []string{"../../../shared/fixtures/sd/", "../../../../shared/fixtures/sd/"} {
-			if _, err := os.Stat(d + "README.md"); err == nil {
-				return d
-			}
-		}
-		return "../../../shared/fixtures/sd/"
+		d, _ := fixtures.Find("sd")
+		return d + "/"
 	}()
 	sdConfig     = sdDir + "sd_unet_config.json"
 	sdWeights    = sdDir + "sd_unet.safetensors"

@@ -15,6 +15,7 @@ import (
 	"github.com/belmlab/workbench/belm"
 	"github.com/belmlab/workbench/belm/backends"
 	"github.com/belmlab/workbench/belm/safetensors"
+	"github.com/belmlab/workbench/internal/fixtures"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -23,23 +24,9 @@ import (
 )
 
 // The tiny AutoencoderKL fixtures (SD 1.5's VAE structure at 111,839 parameters, made
-// with diffusers v0.31 on PyTorch 1.13; see the fixtures' README, section 2) live in the
-// project's shared folder beside the repository; $BELM_SD_FIXTURES overrides the folder
-// (a git worktree elsewhere). Their absence fails the tests: they are not optional.
-const vaeFixtureDefault = "../../../shared/fixtures/sd"
-
-func vaeFixture(tb testing.TB, name string) string {
-	tb.Helper()
-	dir := vaeFixtureDefault
-	if d := os.Getenv("BELM_SD_FIXTURES"); d != "" {
-		dir = d
-	}
-	path := filepath.Join(dir, name)
-	if _, err := os.Stat(path); err != nil {
-		tb.Fatalf("SD fixture %s is missing (%v): the tests read the shared fixtures folder %s (set BELM_SD_FIXTURES to it when the repository is elsewhere)", name, err, dir)
-	}
-	return path
-}
+// with diffusers v0.31 on PyTorch 1.13; see the fixtures' README, section 2); their absence
+// fails the tests: they are not optional.
+func vaeFixture(tb testing.TB, name string) string { return fixtures.File(tb, "sd", name) }
 
 func openVAEFile(tb testing.TB, name string) *safetensors.File {
 	tb.Helper()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/belmlab/workbench/belm/clip"
 	"github.com/belmlab/workbench/belm/safetensors"
+	"github.com/belmlab/workbench/internal/fixtures"
 )
 
 // badInputFixtures are the files the bad-input cases point at, outside the folder the
@@ -33,7 +34,7 @@ func (f *badInputFixtures) sdFixtures(t *testing.T) {
 	if f.sd, err = filepath.Abs(tinySD); err != nil {
 		t.Fatal(err)
 	}
-	if f.sdIO, err = filepath.Abs("../../../shared/fixtures/sd/sd_unet_io.safetensors"); err != nil {
+	if f.sdIO, err = filepath.Abs(fixtures.File(t, "sd", "sd_unet_io.safetensors")); err != nil {
 		t.Fatal(err)
 	}
 	f.sdNoVAE, f.sdOtherTokenizer = filepath.Join(t.TempDir(), "sd"), filepath.Join(t.TempDir(), "sd")
@@ -45,7 +46,7 @@ func (f *badInputFixtures) sdFixtures(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(f.sdNoVAE, "vae")); err != nil {
 		t.Fatal(err)
 	}
-	tok, err := clip.LoadOpenAIVocab("../../../shared/fixtures/sd/" + clip.OpenAIVocabFile)
+	tok, err := clip.LoadOpenAIVocab(fixtures.File(t, "sd", clip.OpenAIVocabFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/belmlab/workbench/belm/safetensors"
+	"github.com/belmlab/workbench/internal/fixtures"
 )
 
 // tinySD is the tiny Stable Diffusion folder the project ships (assembled from the SD
@@ -125,10 +126,7 @@ func TestTxt2ImgAndReconstructSD(t *testing.T) {
 // UNet2DConditionModel output (fixture sd_unet_io: ≤ 1e-5 in float32), writing the raw
 // output and ε (equal for an ε-prediction model).
 func TestEpsConditional(t *testing.T) {
-	const io = "../../../shared/fixtures/sd/sd_unet_io.safetensors"
-	if _, err := os.Stat(io); err != nil {
-		t.Fatalf("the SD fixtures are missing: %v", err)
-	}
+	io := fixtures.File(t, "sd", "sd_unet_io.safetensors")
 	out := filepath.Join(t.TempDir(), "eps.safetensors")
 	capture(t, func() error {
 		return runEps([]string{"--model_id", tinySD, "--input", io, "--output", out, "--quiet"})
