@@ -114,6 +114,21 @@ func TestInvertPartial(t *testing.T) {
 		if st.Level != 15 {
 			t.Errorf("%s: state at level %d, want 15", name, st.Level)
 		}
+		// The partial inversion is the full one stopped at level 15 (the same grid).
+		var at15 []float64
+		p.Runner.Observer = func(si belm.StepInfo) {
+			if si.Dir == belm.Inversion && si.To == 15 {
+				at15, _ = belm.Values(si.Latent)
+			}
+		}
+		if _, err := p.Invert(s, 20, x0, 5); err != nil {
+			t.Fatal(err)
+		}
+		p.Runner.Observer = nil
+		x15, _ := belm.Values(st.X())
+		if d := belm.Compare(x15, at15, 1).MaxAbs; at15 == nil || d != 0 {
+			t.Errorf("%s: the partial state differs from the full inversion's level 15 by %.2e", name, d)
+		}
 		back, err := p.SampleFrom(s, 20, st)
 		if err != nil {
 			t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/belmlab/workbench/belm"
 	"github.com/belmlab/workbench/belm/hub"
@@ -266,6 +267,40 @@ func TestVPrediction(t *testing.T) {
 	for i := range ov {
 		if want := lv.Alpha*ov[i] + lv.Sigma*xv[i]; math.Abs(ev[i]-want) > 1e-12 {
 			t.Fatalf("ε[%d] = %g, want α v + σ x = %g", i, ev[i], want)
+		}
+	}
+	// The runner converts the same way: one DDIM step (no guidance) equals the step by hand
+	// from EpsOut's ε, x' = α'·(x − σ ε)/α + σ' ε (float64 rounding: ≤ 1e-12).
+	one, err := m.Conditioning("a photo", "", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cond, _, _, err := one.Condition(1, dtypes.Float64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Pipeline.Runner.SetConditioning(cond, nil, 1); err != nil { // Run is the runner's: set it there
+		t.Fatal(err)
+	}
+	g, _ := m.Pipeline.Grid(6)
+	ddim, _ := m.Pipeline.Sampler("ddim", belm.DefaultSamplerOptions, false)
+	st, err := m.Pipeline.Runner.Run(ddim, g, belm.State{Level: 6, Latents: []*tensors.Tensor{x}}, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := belm.Values(st.X())
+	tt6, _ := belm.NewTensor([]float64{g.Net[6].T}, dtypes.Float64, 1)
+	ctx1, _ := belm.NewTensor(one.Cond, dtypes.Float64, 1, 77, 32)
+	x6, _ := belm.NewTensor(xv, dtypes.Float64, 1, 4, 8, 8) // the runner may have donated x's buffer
+	_, eps6, err := m.Pipeline.EpsOut(x6, tt6, ctx1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e6, _ := belm.Values(eps6)
+	a6, s6, a5, s5 := g.Levels[6].Alpha, g.Levels[6].Sigma, g.Levels[5].Alpha, g.Levels[5].Sigma
+	for i := range got {
+		if want := a5*(xv[i]-s6*e6[i])/a6 + s5*e6[i]; math.Abs(got[i]-want) > 1e-12 {
+			t.Fatalf("runner's v-prediction DDIM step [%d] = %.15g, by hand %.15g", i, got[i], want)
 		}
 	}
 }
