@@ -25,8 +25,7 @@ import (
 // (heapFactor). perImage counts the values of one image alive at the worst moment of the
 // forward pass: for a network without a UNet config (Configured), 16 latents (the state,
 // the ε cache and the host copies of a pass: the bound of the analytic studies); for a
-// UNet2DModel (PerImageValues), walking the network as diffusers runs it (S the sample
-// size, s = S/2^ℓ the side at level ℓ, C and C' the in and out channels):
+// UNet (PerImageValues), walking the network as diffusers runs it (S the latents' side, s = S/2^ℓ the side at level ℓ, C and C' the in and out channels):
 //
 //	perImage = (C + C')·S² + 4·time_embed_dim + max over the operations (skips + work)
 //
@@ -43,6 +42,8 @@ import (
 //	an attention block, c channels, h heads:     6·c·N + 2·h·N², N = s²
 //	                                             (input, norm, q, k, v, output; the
 //	                                              scores and the probabilities)
+//	a transformer of a UNet2DConditionModel:     the same + 12·c·N (its GEGLU feed-forward;
+//	                                             h = attention_head_dim, diffusers' heads)
 //	an up-path resnet:                           rin·s² + the resnet block's work, with in =
 //	                                             rin + the skip's channels (the concatenation)
 //	an upsample by 2 from side s:                c·s² + the 3×3 convolution at side 2s

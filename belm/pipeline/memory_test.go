@@ -20,3 +20,19 @@ func TestVAEDecodeValues(t *testing.T) {
 		t.Errorf("onnx: %g values, want %g", got, want)
 	}
 }
+
+// SD 1.5's UNet: the 8-head attention maps at the full latent side dominate the estimate,
+// 2·8·N² values with N = side² (scores and probabilities of one transformer), which the
+// conditional walk must count: the estimate lies between that and 1.5× it, at the config's
+// side 64 and at 96 (a 768×768 image), where it grows as side⁴.
+func TestPerImageValuesSD(t *testing.T) {
+	for _, side := range []int{64, 96} {
+		cfg := unet.SD15Config()
+		cfg.SampleSize = &side
+		n := float64(side * side)
+		maps := 2 * 8 * n * n
+		if got := float64(PerImageValues(cfg)); got < maps || got > 1.5*maps {
+			t.Errorf("side %d: %g values an image, want within [1, 1.5]× the attention maps' %g", side, got, maps)
+		}
+	}
+}
