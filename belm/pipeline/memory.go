@@ -25,7 +25,8 @@ import (
 // (heapFactor). perImage counts the values of one image alive at the worst moment of the
 // forward pass: for a network without a UNet config (Configured), 16 latents (the state,
 // the ε cache and the host copies of a pass: the bound of the analytic studies); for a
-// UNet (PerImageValues), walking the network as diffusers runs it (S the latents' side, s = S/2^ℓ the side at level ℓ, C and C' the in and out channels):
+// UNet (PerImageValues), walking the network as diffusers runs it (S the latents' side,
+// s = S/2^ℓ the side at level ℓ, C and C' the in and out channels):
 //
 //	perImage = (C + C')·S² + 4·time_embed_dim + max over the operations (skips + work)
 //
