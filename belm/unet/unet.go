@@ -1,8 +1,9 @@
 // Package unet is a GoMLX port of Hugging Face diffusers' UNet2DModel (the ε-network of
 // google/ddpm-cifar10-32 and friends), UNet2DConditionModel (Stable Diffusion 1.x/2.x's
 // text-conditioned ε-network) and, beside them, AutoencoderKL (SD's VAE), built from the
-// model's config.json and loaded from its diffusion_pytorch_model.safetensors (or .bin, a
-// PyTorch checkpoint read without executing anything: LoadPyTorch). The models share one
+// model's config.json and loaded from its weights (OpenWeights: the safetensors file, its
+// fp16 variant upcast, or the .bin, a PyTorch checkpoint read without executing anything:
+// LoadPyTorch). The models share one
 // set of blocks (resnets, norms, convolutions, attention, timestep embedding) and one
 // weight loader (params: every tensor checked against the plan's names and shapes).
 //
