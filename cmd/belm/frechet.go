@@ -71,7 +71,7 @@ func (f *frechetFlags) register(fs *flagSet) {
 	f.samplers = fs.NonEmpty("sampler_type", "ddim,edict,bdia,belm", "comma-separated, of: "+registeredSamplers())
 	f.steps = fs.Ints("num_inference_steps", "10,20,50,100", between(1, 1000), 1, "comma-separated step counts N")
 	f.num = fs.Int("num_samples", 5000, between(2, 1<<24), "samples per sampler and N")
-	f.batch = fs.Int("batch_size", 250, between(1, 1<<20), "images per batch; batch k uses the noise of seed+k for every sampler and N")
+	f.batch = fs.Int("batch_size", 100, between(1, 1<<20), "images per batch; batch k uses the noise of seed+k for every sampler and N (100: peak memory 1.6 GB on onnx, as fast as 250 at 3.8 GB; BENCHMARKS.md §5)")
 	f.seed = fs.Uint64("seed", 1, "seed of the first batch's noise")
 	f.classifier = fs.String("classifier", defaultClassifier, "the feature extractor (belm classifier)")
 	f.dataDir = fs.String("data_dir", fashionmnist.Dir(), "folder of the Fashion-MNIST .gz files ($"+fashionmnist.EnvDir+")")

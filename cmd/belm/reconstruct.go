@@ -57,7 +57,7 @@ func (f *reconFlags) register(fs *flagSet) {
 	f.steps = fs.Ints("num_inference_steps", "10,20", between(1, 1000), 1, "comma-separated step counts N")
 	f.src.register(fs, "the images to reconstruct")
 	f.testNum = fs.Int("test_num", 100, between(1, 1<<30), "at most this many images")
-	f.batch = fs.Int("batch_size", 8, between(1, 1<<20), "images per batch")
+	f.batch = fs.Int("batch_size", 50, between(1, 1<<20), "images per batch (50: 1.5 GB peak on onnx for the Fashion-MNIST model, 1.25× the throughput of 8; Stable Diffusion at 512×512 takes 1)")
 	f.saveDir = fs.String("save_dir", "out/reconstruct", "folder for reconstruction.csv (and the reconstructions with --save_images)")
 	f.saveImages = fs.Bool("save_images", false, "also write each reconstruction as a PNG")
 	f.format = fs.formatFlag("the summary on stdout")
