@@ -11,7 +11,13 @@ import (
 // tinyJSON returns the tiny fixture's config.json with some fields replaced.
 func tinyJSON(t *testing.T, set map[string]any) []byte {
 	t.Helper()
-	b, err := os.ReadFile("testdata/tiny_cifar10_config.json")
+	return configWith(t, "testdata/tiny_cifar10_config.json", set)
+}
+
+// configWith returns the config.json at path with some fields replaced.
+func configWith(t *testing.T, path string, set map[string]any) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

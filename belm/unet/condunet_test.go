@@ -112,24 +112,7 @@ func TestSDUNetFloat32(t *testing.T) {
 	io := openSafetensors(t, sdIO)
 	names := append([]string{"t_proj", "t_emb"}, sdDebugNames...)
 	outs := runCond(t, u, dtypes.Float32, io, names)
-	want, _ := fixture(t, io, "eps")
-	d := maxAbsDiff(t, outs[0], want)
-	t.Logf("float32 eps: max|Δ| = %.3g", d)
-	if d > 1e-5 {
-		t.Errorf("float32 eps: max|Δ| = %g > 1e-5", d)
-	}
-	for i, name := range names {
-		key := name
-		if !strings.HasPrefix(name, "t_") {
-			key = "debug." + name
-		}
-		want, _ := fixture(t, io, key)
-		d := maxAbsDiff(t, outs[i+1], want)
-		t.Logf("float32 %-55s max|Δ| = %.3g", name, d)
-		if d > 1e-5 {
-			t.Errorf("float32 %s: max|Δ| = %g > 1e-5", name, d)
-		}
-	}
+	checkFloat32Outputs(t, io, outs, names)
 }
 
 // TestSDUNetFloat64: eps against diffusers' unet.double() with the package default float32
@@ -288,19 +271,7 @@ func TestSDConfig(t *testing.T) {
 // sdJSON returns the SD fixture's config.json with some fields replaced.
 func sdJSON(t *testing.T, set map[string]any) []byte {
 	t.Helper()
-	b, err := os.ReadFile(sdConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range set {
-		m[k] = v
-	}
-	out, _ := json.Marshal(m)
-	return out
+	return configWith(t, sdConfig, set)
 }
 
 // TestSDWeightErrors: weights that do not match the config give the one-error listing.

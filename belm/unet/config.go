@@ -166,14 +166,19 @@ func ParseConfig(data []byte) (Config, error) {
 }
 
 // LoadConfig reads and parses a config.json file.
-func LoadConfig(path string) (Config, error) {
+func LoadConfig(path string) (Config, error) { return loadConfig(path, "unet", ParseConfig) }
+
+// loadConfig reads a config file and parses it with parse; errors name the model (what)
+// and the file.
+func loadConfig[C any](path, what string, parse func([]byte) (C, error)) (C, error) {
+	var zero C
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return Config{}, fmt.Errorf("unet: %w", err)
+		return zero, fmt.Errorf("%s: %w", what, err)
 	}
-	cfg, err := ParseConfig(data)
+	cfg, err := parse(data)
 	if err != nil {
-		return Config{}, fmt.Errorf("%w (file %s)", err, path)
+		return zero, fmt.Errorf("%w (file %s)", err, path)
 	}
 	return cfg, nil
 }

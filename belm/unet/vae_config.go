@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"reflect"
 	"sort"
 	"strings"
@@ -123,17 +122,7 @@ func ParseVAEConfig(data []byte) (VAEConfig, error) {
 }
 
 // LoadVAEConfig reads and parses an AutoencoderKL config.json file.
-func LoadVAEConfig(path string) (VAEConfig, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return VAEConfig{}, fmt.Errorf("vae: %w", err)
-	}
-	cfg, err := ParseVAEConfig(data)
-	if err != nil {
-		return VAEConfig{}, fmt.Errorf("%w (file %s)", err, path)
-	}
-	return cfg, nil
-}
+func LoadVAEConfig(path string) (VAEConfig, error) { return loadConfig(path, "vae", ParseVAEConfig) }
 
 // Validate reports, in one error, every option this port does not support and every
 // inconsistency (block lists of different lengths, channels not divisible by the groups,

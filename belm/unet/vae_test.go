@@ -100,7 +100,7 @@ func runVAE(tb testing.TB, v *AutoencoderKL, dt dtypes.DType, image []float64, d
 	}
 	res := map[string][]float64{}
 	for i, name := range append(slices.Clone(vaeOutputs), vaeDebugNames...) {
-		res[name] = vaeFrom(tb, outs[i])
+		res[name] = fromTensor(tb, outs[i])
 	}
 	return res
 }
@@ -112,15 +112,6 @@ func vaeTensor(tb testing.TB, dt dtypes.DType, v []float64, dims ...int) *tensor
 		tb.Fatal(err)
 	}
 	return t
-}
-
-func vaeFrom(tb testing.TB, t *tensors.Tensor) []float64 {
-	tb.Helper()
-	v, err := belm.Values(t)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return v
 }
 
 // vaeMaxDiff is max|got − want| (+Inf for a NaN or a length mismatch).
@@ -366,7 +357,7 @@ func vaeDecodeGraph(tb testing.TB, v *AutoencoderKL, dt dtypes.DType, z []float6
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return vaeFrom(tb, out[0])
+	return fromTensor(tb, out[0])
 }
 
 // Sampling the posterior: z = s·(mean + std·n) with n from the codec's seeded generator,
@@ -477,7 +468,7 @@ func checkShift(t *testing.T, v *AutoencoderKL, images, z, x []float64, shift fl
 	if err != nil {
 		t.Fatal(err)
 	}
-	mean, s := vaeFrom(t, out[0]), v.ScalingFactor()
+	mean, s := fromTensor(t, out[0]), v.ScalingFactor()
 	want, unscaled := make([]float64, len(mean)), make([]float64, len(z))
 	for i, m := range mean {
 		want[i] = s * (m - shift)
