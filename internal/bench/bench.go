@@ -41,11 +41,12 @@ const (
 	SecPass     = "pass"     // a whole sampling pass
 	SecOverhead = "overhead" // per-step work outside the network, with the UNet
 	SecCompile  = "compile"  // step graph compile time and compilation counts
+	SecRoofline = "roofline" // a large matmul: each backend's dense-arithmetic GFLOP/s
 )
 
 // AllSections lists every section in run order (the cheap ones first: the UNet sections
 // leave gigabytes of heap behind, which slows the microsecond-scale step timings).
-var AllSections = []string{SecStep, SecPass, SecForward, SecOverhead, SecCompile}
+var AllSections = []string{SecStep, SecPass, SecRoofline, SecForward, SecOverhead, SecCompile}
 
 // Known reports whether s names a section (of AllSections or OptInSections).
 func Known(s string) bool {
@@ -140,6 +141,10 @@ type Report struct {
 	Results []Result `json:"results"`
 	// Overhead rows: per backend, the step with the UNet and the work outside it.
 	Overhead []OverheadRow `json:"overhead,omitempty"`
+	// FLOPsPerImage is the UNet forward's count (nn.FLOPs) when the forward section ran.
+	FLOPsPerImage int64 `json:"flops_per_image,omitempty"`
+	// Roofline is each backend's GFLOP/s on the roofline matmul, when that section ran.
+	Roofline map[string]float64 `json:"roofline_gflops,omitempty"`
 }
 
 // OverheadRow is the per-step overhead outside the network on one backend.
@@ -195,6 +200,8 @@ func Run(o Options) (*Report, error) {
 		debug.FreeOSMemory()
 		var err error
 		switch s {
+		case SecRoofline:
+			err = r.roofline()
 		case SecForward:
 			err = r.forward()
 		case SecStep:
@@ -432,7 +439,11 @@ func (r *runner) forward() error {
 			}})
 		}
 	}
-	_, err := r.measure(SecForward, "UNet forward (the first call of each batch size compiles: it is the warm-up, not counted)", fns)
+	if _, err := r.measure(SecForward, "UNet forward (the first call of each batch size compiles: it is the warm-up, not counted)", fns); err != nil {
+		return err
+	}
+	var err error
+	r.rep.FLOPsPerImage, err = r.forwardFLOPs()
 	return err
 }
 
@@ -729,6 +740,7 @@ func (r *runner) summary() {
 			fmt.Fprintln(out, line)
 		}
 	}
+	r.throughput()
 	if len(r.rep.Overhead) > 0 {
 		fmt.Fprintf(out, "\nper-step overhead outside the network (BELM, batch %d, medians)\n\n", r.o.Images)
 		fmt.Fprintln(out, "| backend | UNet forward | step with UNet | step with σ·x | σ·x step / UNet step | (UNet step − forward) / UNet step |")
