@@ -18,7 +18,7 @@ func TestFLOPs(t *testing.T) {
 	f32 := func(dims ...int) *Node {
 		return Parameter(g, fmt.Sprintf("p%d", len(g.Nodes())), shapes.Make(dtypes.Float32, dims...))
 	}
-	_ = MatMul(f32(2, 3, 4), f32(2, 4, 5))  // 2·(2·3·5)·4 = 240
+	_ = MatMul(f32(2, 3, 4), f32(2, 4, 5))   // 2·(2·3·5)·4 = 240
 	_ = Linear(f32(7, 6), f32(9, 6), f32(9)) // 2·(7·9)·6 = 756
 	want := int64(240 + 756)
 	got, err := FLOPs(g)
