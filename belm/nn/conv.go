@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/gomlx/compute"
+
 	. "github.com/gomlx/gomlx/core/graph"
 	timage "github.com/gomlx/gomlx/core/tensors/images"
 )
@@ -67,8 +69,12 @@ func useIm2col(g *Graph) bool {
 	case ConvIm2col:
 		return true
 	}
-	// The pure-Go backend's String() is "go" (its Name() is "Go Backend").
-	be := g.Backend()
+	return PureGo(g.Backend())
+}
+
+// PureGo reports whether be is the embedded pure-Go backend (String() "go", Name() "Go
+// Backend"), which executes a graph op by op as written: no graph optimiser, Go memory.
+func PureGo(be compute.Backend) bool {
 	return be.String() == "go" || strings.HasPrefix(be.Name(), "Go ")
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gomlx/compute"
 
+	"github.com/belmlab/workbench/belm/nn"
 	"github.com/belmlab/workbench/belm/unet"
 )
 
@@ -94,7 +95,7 @@ const allocatorSlack = 1.75
 // 1 + GOGC/100 (2 by default and for GOGC=off); for other backends (ONNX Runtime's and
 // XLA's arenas grow by doubling) 2.
 func heapFactor(be compute.Backend) float64 {
-	if be.String() != "go" && !strings.HasPrefix(be.Name(), "Go ") {
+	if !nn.PureGo(be) {
 		return 2
 	}
 	v, err := strconv.Atoi(os.Getenv("GOGC"))
@@ -278,7 +279,7 @@ func (w *memWalk) up() {
 func (p *Pipeline) EstimateLatentBytes(unetBatch, images int, vae *unet.AutoencoderKL, otherParams int) int64 {
 	d := float64(p.DType().Size())
 	patches := 0.0
-	if be := p.Runner.Backend(); be.String() == "go" || strings.HasPrefix(be.Name(), "Go ") {
+	if nn.PureGo(p.Runner.Backend()) {
 		patches = 18
 	}
 	per := vaeDecodeValues(vae.Config(), float64(p.SampleSize()), patches)

@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
+	gnn "github.com/gomlx/gomlx/ml/nn"
 	"github.com/gomlx/gomlx/support/exceptions"
 
 	"github.com/belmlab/workbench/belm/nn"
@@ -21,8 +22,11 @@ import (
 // its Convolve op (a direct loop, ~0.6 GFLOP/s whatever the layout) but patches + one
 // matmul, built per convolution by belm/nn (see there and BENCHMARKS.md).
 //
-// Only ops that the onnx backend implements are used: SiLU is x/(1+exp(−x)), GroupNorm
-// divides by Sqrt (no Rsqrt), nearest upsampling is a reshape + broadcast.
+// Only ops that the onnx backend implements are used: SiLU is x·Logistic(x) (ONNX Sigmoid),
+// GroupNorm is GoMLX's fused LayerNorm over each group (ONNX LayerNormalization; decomposed
+// where a backend lacks it, with the decomposed gradient) followed by the per-channel
+// affine, nearest upsampling is a reshape + broadcast. Off the pure-Go backend the weights
+// of an inference graph are constants (WithInlineWeights).
 
 // builder builds one forward graph.
 type builder struct {
@@ -44,7 +48,8 @@ func (b *builder) debug(name string, n *Node) {
 // w returns the parameter with the given diffusers name as a node of the graph's dtype.
 // Parameters are variables of b.scope (path: the scope's path + the name with "." → "/");
 // a variable missing from the scope's store is created there from the loaded weights,
-// so the UNet also works inside a store other than its own.
+// so the UNet also works inside a store other than its own. Off the pure-Go backend, an
+// inference graph takes the variable's current value as a constant (WithInlineWeights).
 func (b *builder) w(name string) *Node {
 	fullPath := model.JoinPath(b.scope.Scope(), strings.ReplaceAll(name, ".", "/"))
 	store := b.scope.Store()
@@ -63,16 +68,21 @@ func (b *builder) w(name string) *Node {
 	if want := b.ps.shapes[name]; !slices.Equal(v.Shape().Dimensions, want) {
 		exceptions.Panicf("%s: variable %q has shape %v, the model needs %v", b.ps.what, fullPath, v.Shape().Dimensions, want)
 	}
-	n := v.NodeValue(b.g)
+	var n *Node
+	if b.ps.inline(b.g.Backend()) {
+		n = ConstTensor(b.g, v.MustValue())
+	} else {
+		n = v.NodeValue(b.g)
+	}
 	if n.DType() != b.dtype {
 		n = ConvertDType(n, b.dtype)
 	}
 	return n
 }
 
-// silu is x·sigmoid(x) written as x/(1+exp(−x)) (see the package comment).
+// silu is x·sigmoid(x).
 func silu(x *Node) *Node {
-	return Div(x, OnePlus(Exp(Neg(x))))
+	return Mul(x, Logistic(x))
 }
 
 // linear applies a PyTorch Linear (weight [out, in]) to x [B, …, in].
@@ -91,10 +101,7 @@ func (b *builder) groupNorm(prefix string, groups int, eps float64, x *Node) *No
 	batch, ch := dims[0], dims[1]
 	rest := x.Shape().Size() / (batch * ch)
 	xr := Reshape(x, batch, groups, (ch/groups)*rest)
-	mean := ReduceAndKeep(xr, ReduceMean, 2)
-	d := Sub(xr, mean)
-	variance := ReduceAndKeep(Square(d), ReduceMean, 2)
-	y := Div(d, Sqrt(AddScalar(variance, eps)))
+	y := gnn.LayerNorm(xr, []int{2}, eps, nil, nil, nil)
 	y = Reshape(y, dims...)
 	return Add(Mul(y, nn.ChannelVector(b.w(prefix+".weight"), len(dims))), nn.ChannelVector(b.w(prefix+".bias"), len(dims)))
 }

@@ -123,3 +123,57 @@ func TestOnnxSampling(t *testing.T) {
 	}
 	t.Logf("onnx EDICT float32 round trip: max|Δ| = %.2e", worst)
 }
+
+// TestOnnxInlineWeights: an inference graph on onnx holds the weights as constants (its only
+// parameters are x and t), one built with WithInlineWeights(false) or for training reads
+// them as parameters, and all give the same ε to float32 roundoff: inlining lets ONNX
+// Runtime pack kernels and fold biases (reordered sums: ≤ 1e-5 here, the float32 parity
+// tolerance of the fixtures), never different arithmetic.
+func TestOnnxInlineWeights(t *testing.T) {
+	needOnnx(t)
+	f := openIO(t)
+	x, xShape := fixture(t, f, "x")
+	tv, _ := fixture(t, f, "t")
+	want, _ := fixture(t, f, "eps")
+	b, err := backends.New("onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		opts   []Option
+		inline bool
+	}{
+		{"default (inlined)", nil, true},
+		{"WithInlineWeights(false)", []Option{WithInlineWeights(false)}, false},
+		{"training graph", []Option{WithDifferentiableStrides(true)}, false},
+	} {
+		u := loadTiny(t, c.opts...)
+		exec, err := model.NewExec(b, u.Store(), func(scope *model.Scope, x, t *Node) *Node { return u.Forward(scope, x, t) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, g, err := exec.ExecWithGraph(toTensor(dtypes.Float32, x, xShape...), toTensor(dtypes.Float32, tv, len(tv)))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		params := -2 // x and t
+		for _, n := range g.Nodes() {
+			if n.Type() == NodeTypeParameter {
+				params++
+			}
+		}
+		wantP := len(u.ParameterNames())
+		if c.inline {
+			wantP = 0
+		}
+		if params != wantP {
+			t.Errorf("%s: %d weight parameters in the graph, want %d", c.name, params, wantP)
+		}
+		d := maxAbsDiff(t, fromTensor(t, res[0]), want)
+		t.Logf("%s: %d weight parameters, eps vs diffusers max|Δ| = %.2e", c.name, params, d)
+		if d > 1e-5 {
+			t.Errorf("%s: eps differs from diffusers by %.2e > 1e-5", c.name, d)
+		}
+	}
+}

@@ -8,7 +8,9 @@ import (
 	"strings"
 
 	"github.com/belmlab/workbench/belm/hub"
+	"github.com/belmlab/workbench/belm/nn"
 	"github.com/belmlab/workbench/belm/safetensors"
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -163,6 +165,14 @@ func (p *params) buildStore() error {
 
 // Store returns the store holding the weights (belm.StoreProvider).
 func (p *params) Store() *model.Store { return p.store }
+
+// inline reports whether graphs for backend be hold the weights as constants
+// (WithInlineWeights).
+func (p *params) inline(be compute.Backend) bool {
+	o := p.opts
+	return o.inlineWeights && !o.differentiableStrides && !nn.PureGo(be) &&
+		int64(p.NumParameters())*int64(o.dtype.Size()) <= InlineWeightsMaxBytes
+}
 
 // DType returns the dtype the weights are stored in.
 func (p *params) DType() dtypes.DType { return p.opts.dtype }

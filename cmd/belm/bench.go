@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -33,6 +34,7 @@ func runBench(args []string) error {
 	config := fs.String("unet_config", "", "a diffusers UNet2DModel config.json (default: ddpm-cifar10-32, random weights)")
 	dtype := fs.Choice("dtype", "float32", []string{"float32", "float64"}, "precision (float64: go only)")
 	format := fs.formatFlag("json: the results after the tables")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof); the go backend's own ops show by name")
 	fs.check(func() error {
 		if *dur <= 0 {
 			return fmt.Errorf("--duration %s: must be > 0", *dur)
@@ -66,6 +68,13 @@ func runBench(args []string) error {
 		}
 		o.Config = &c
 	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	rep, err := bench.Run(o)
 	if err != nil {
 		return err
@@ -74,4 +83,17 @@ func runBench(args []string) error {
 		return writeJSON(os.Stdout, map[string]any{"machine": rep.Machine, "results": rep.Sorted(), "overhead": rep.Overhead})
 	}
 	return nil
+}
+
+// startCPUProfile starts runtime/pprof's CPU profile into path; stop ends it and closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
