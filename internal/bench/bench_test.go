@@ -32,7 +32,7 @@ func TestRunTiny(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := out.String()
-	for _, want := range []string{"| forward/B1 |", "| forward/B2 |", "| step/edict |", "| pass-unet/belm |", "per-step overhead", "compilations after 4 steps"} {
+	for _, want := range []string{"| forward/B1 |", "| forward/B2 |", "| matmul/2048 |", "forward throughput (", "| step/edict |", "| pass-unet/belm |", "per-step overhead", "compilations after 4 steps"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("summary lacks %q:\n%s", want, s)
 		}
