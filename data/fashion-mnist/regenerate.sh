@@ -15,7 +15,7 @@
 # are what a later session continues from. Shards already there are skipped; when all are there, `belm merge`
 # writes the study's tables and figures into $RESULTS/STUDY (or $RESULTS/interpolation). With --budget, no
 # new shard starts after MINUTES (a shard of the Fréchet study takes ~15 min at SHARDS=20). An interrupted
-# shard leaves nothing behind and is redone.
+# shard leaves nothing behind and is redone. Shards of a study made from other weights are refused.
 #
 # Environment: BELM (the belm binary; default: built here with -tags onnx), BACKEND (onnx), MODEL
 # (data/fashion-mnist), RESULTS (data/fashion-mnist/results), SHARDS (20), and for a trial run
@@ -63,6 +63,13 @@ for study in "$@"; do
   fi
   dir=$RESULTS/shards/$study
   mkdir -p "$dir"
+  # Shards of one study must come from one model: its weights' hash is kept beside them.
+  sum=$(sha256sum "$MODEL/diffusion_pytorch_model.safetensors" | cut -d' ' -f1)
+  if [[ -e $dir/model.sha256 && $(cat "$dir/model.sha256") != "$sum" ]]; then
+    echo "$dir holds shards of another model (weights sha256 $(cat "$dir/model.sha256"), now $sum): move them away first" >&2
+    exit 1
+  fi
+  echo "$sum" > "$dir/model.sha256"
   for ((i = 0; i < SHARDS; i++)); do
     f=$dir/shard-$i-of-$SHARDS.json
     [[ -e $f ]] && continue
