@@ -27,14 +27,20 @@ func needOnnx(t *testing.T) {
 	}
 }
 
+// tinyFixture is the tiny UNet fixture's input x (with its shape), its timesteps and diffusers' ε.
+func tinyFixture(t *testing.T) (x []float64, xShape []int, tv, eps []float64) {
+	f := openIO(t)
+	x, xShape = fixture(t, f, "x")
+	tv, _ = fixture(t, f, "t")
+	eps, _ = fixture(t, f, "eps")
+	return x, xShape, tv, eps
+}
+
 // TestOnnxForward: the tiny UNet's float32 forward on onnx agrees with go (and both with
 // diffusers' fixture) to 1e-5.
 func TestOnnxForward(t *testing.T) {
 	needOnnx(t)
-	f := openIO(t)
-	x, xShape := fixture(t, f, "x")
-	tv, _ := fixture(t, f, "t")
-	want, _ := fixture(t, f, "eps")
+	x, xShape, tv, want := tinyFixture(t)
 	var outs [][]float64
 	for _, name := range []string{"go", "onnx"} {
 		u := loadTiny(t)
@@ -131,10 +137,7 @@ func TestOnnxSampling(t *testing.T) {
 // tolerance of the fixtures), never different arithmetic.
 func TestOnnxInlineWeights(t *testing.T) {
 	needOnnx(t)
-	f := openIO(t)
-	x, xShape := fixture(t, f, "x")
-	tv, _ := fixture(t, f, "t")
-	want, _ := fixture(t, f, "eps")
+	x, xShape, tv, want := tinyFixture(t)
 	b, err := backends.New("onnx")
 	if err != nil {
 		t.Fatal(err)
