@@ -13,7 +13,9 @@
 # Each study is cut into $SHARDS shards (`--shard i/n`: the same noises and images as one run). A shard's
 # result is written to $RESULTS/shards/STUDY/shard-i-of-n.json as soon as it finishes — commit those: they
 # are what a later session continues from. Shards already there are skipped; when all are there, `belm merge`
-# writes the study's tables and figures into $RESULTS/STUDY (or $RESULTS/interpolation). With --budget, no
+# writes the study's tables and figures where notebook 06 and the model card read them: reconstruction.* and
+# frechet.* in $RESULTS, then $RESULTS/frechet-disjoint, $RESULTS/ddim-noclip, $RESULTS/interpolation (move the
+# previous model's results aside first: the card keeps them for comparison). With --budget, no
 # new shard starts after MINUTES (a shard of the Fréchet study takes ~15 min at SHARDS=20). An interrupted
 # shard leaves nothing behind and is redone. Shards of a study made from other weights are refused.
 #
@@ -55,6 +57,15 @@ args() {
   esac
 }
 
+# target STUDY: where the merged results go, under $RESULTS (the names notebook 06 reads).
+target() {
+  case $1 in
+    recon | frechet) echo . ;;
+    frechet2) echo frechet-disjoint ;;
+    noclip) echo ddim-noclip ;;
+  esac
+}
+
 for study in "$@"; do
   cmd=$(args "$study")
   if [[ $study == interp ]]; then # one run of minutes: no shards
@@ -83,7 +94,7 @@ for study in "$@"; do
   done
   n=$(ls "$dir"/shard-*-of-"$SHARDS".json 2>/dev/null | wc -l)
   if (( n == SHARDS )); then
-    $BELM merge --inputs "$dir" --save_dir "$RESULTS/$study"
+    $BELM merge --inputs "$dir" --save_dir "$RESULTS/$(target "$study")"
   else
     echo "$study: $n of $SHARDS shards done ($dir)"
   fi
