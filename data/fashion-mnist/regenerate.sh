@@ -27,7 +27,7 @@ cd "$(dirname "$0")/../.."
 
 budget=0
 if [[ "${1:-}" == --budget ]]; then budget=$2; shift 2; fi
-[[ $# -gt 0 ]] || { sed -n '2,23p' "$0"; exit 2; }
+[[ $# -gt 0 ]] || { awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 2; }
 
 BACKEND=${BACKEND:-onnx}
 MODEL=${MODEL:-data/fashion-mnist}
