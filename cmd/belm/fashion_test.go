@@ -301,3 +301,30 @@ func TestDatasetErrors(t *testing.T) {
 		t.Errorf("missing classifier: %v", err)
 	}
 }
+
+// belm loss on the shipped model: the held-out ε-MSE by timestep (16 test images, go). A
+// trained model predicts ε far better than ε = 0 (MSE ≈ 1) once noise dominates, and its
+// error falls with t (at t = 1, ε is almost invisible under the image: ~0.5 is expected).
+// The numbers themselves are checked by hand in study's TestDenoisingError.
+func TestLossCommand(t *testing.T) {
+	needFashionMNIST(t)
+	js := capture(t, func() error {
+		return runLoss([]string{"--model_id", fashionModel, "--dataset", "fashion-mnist", "--test_num", "16", "--batch_size", "8",
+			"--timesteps", "1,500,999", "--format", "json", "--quiet"})
+	})
+	var res lossResult
+	if err := json.Unmarshal([]byte(js), &res); err != nil || len(res.Rows) != 3 {
+		t.Fatalf("%v\n%s", err, js)
+	}
+	for _, r := range res.Rows {
+		t.Logf("t = %d: ε-MSE %.4g over %d images", r.T, r.MSE, r.Images)
+	}
+	a, b, c := res.Rows[0].MSE, res.Rows[1].MSE, res.Rows[2].MSE
+	if res.Rows[1].Images != 16 || !(a > b && b > c) || !(b < 0.03) || !(a < 1) {
+		t.Errorf("ε-MSE at t = 1, 500, 999: %.4g, %.4g, %.4g; want falling, < 0.03 at 500 (ε = 0 scores ~1)", a, b, c)
+	}
+	err := runLoss([]string{"--model_id", fashionModel, "--dataset", "fashion-mnist", "--test_num", "2", "--timesteps", "1000", "--quiet"})
+	if err == nil || !strings.Contains(err.Error(), "timestep 1000 outside [0, 1000)") {
+		t.Errorf("timestep 1000: %v", err)
+	}
+}
