@@ -6,8 +6,9 @@
 # STUDY is one of
 #   recon      belm reconstruct: 1,000 test images, N = 10, 20, 50, 100, all four samplers  (~1.8 h on 2 Zen 4 cores)
 #   frechet    belm frechet: 5,000 samples per sampler and N = 10, 20, 50, 100, data floor  (~4.5 h)
-#   frechet2   the same with disjoint noises (--seed 100000): the Fréchet distance's sampling error at 5,000
-#   noclip     DDIM without x̂₀ clipping, N = 10, 20, 50, 100
+#   frechet2   the same at N = 10, 20 ($STEPS2) on disjoint noises (--seed 100000): the Fréchet distance's
+#              sampling error at 5,000 samples                                              (~45 min)
+#   noclip     DDIM without x̂₀ clipping, N = 10, 20, 50, 100                                (~55 min)
 #   interp     belm interpolate (O-BELM, N = 50, test images 0–7 in pairs)                    (minutes)
 #
 # Each study is cut into $SHARDS shards (`--shard i/n`: the same noises and images as one run). A shard's
@@ -21,7 +22,7 @@
 #
 # Environment: BELM (the belm binary; default: built here with -tags onnx), BACKEND (onnx), MODEL
 # (data/fashion-mnist), RESULTS (data/fashion-mnist/results), SHARDS (20), and for a trial run
-# NUM_SAMPLES, TEST_NUM, STEPS.
+# NUM_SAMPLES, TEST_NUM, STEPS, STEPS2.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -36,6 +37,7 @@ SHARDS=${SHARDS:-20}
 NUM_SAMPLES=${NUM_SAMPLES:-5000}
 TEST_NUM=${TEST_NUM:-1000}
 STEPS=${STEPS:-10,20,50,100}
+STEPS2=${STEPS2:-10,20}
 if [[ -z "${BELM:-}" ]]; then
   BELM=out/belm-onnx
   make -s onnxruntime
@@ -50,7 +52,7 @@ args() {
   case $1 in
     recon)    echo reconstruct "${common[@]}" --dataset fashion-mnist --test_num "$TEST_NUM" --num_inference_steps "$STEPS" ;;
     frechet)  echo frechet "${common[@]}" --num_samples "$NUM_SAMPLES" --num_inference_steps "$STEPS" ;;
-    frechet2) echo frechet "${common[@]}" --num_samples "$NUM_SAMPLES" --num_inference_steps "$STEPS" --seed 100000 ;;
+    frechet2) echo frechet "${common[@]}" --num_samples "$NUM_SAMPLES" --num_inference_steps "$STEPS2" --seed 100000 ;;
     noclip)   echo frechet "${common[@]}" --sampler_type ddim --clip_sample false --num_samples "$NUM_SAMPLES" --num_inference_steps "$STEPS" ;;
     interp)   echo interpolate "${common[@]}" --dataset fashion-mnist --test_num 4 --num_inference_steps 50 ;;
     *) echo "unknown study $1 (recon, frechet, frechet2, noclip, interp)" >&2; return 2 ;;
