@@ -60,8 +60,8 @@ func TestReadStudy(t *testing.T) {
 	}
 }
 
-// The shipped results (the 1,503-step model's, kept for comparison) read back with their
-// recorded settings.
+// The shipped results — the 1,503-step model's, kept for comparison, and the 9,400-step
+// model's — read back with their recorded settings.
 func TestReadShippedStudies(t *testing.T) {
 	dir := filepath.Join("..", "..", "data", "fashion-mnist", "results", "1503-steps")
 	pts, meta, err := ReadStudy(filepath.Join(dir, "reconstruction.json"))
@@ -77,6 +77,14 @@ func TestReadShippedStudies(t *testing.T) {
 	}
 	if len(pts) == 0 || meta.Samples != 5000 || meta.EDICTP != 0.97 || meta.DataFloor == nil || meta.DataFloor.FrechetDistance != 0.9119900938919727 {
 		t.Errorf("frechet.json: %d points, %+v", len(pts), meta)
+	}
+	// The 9,400-step model's reconstruction grid, merged from regenerate.sh's 20 shards.
+	pts, meta, err = ReadStudy(filepath.Join(dir, "..", "reconstruction.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pts) != 16 || meta.Images != 1000 || meta.Backend != "onnxruntime" || meta.BDIAGamma != 0.96 {
+		t.Errorf("reconstruction.json: %d points (want 4 samplers × N = 10, 20, 50, 100), %+v", len(pts), meta)
 	}
 }
 
