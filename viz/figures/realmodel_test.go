@@ -2,6 +2,7 @@ package figures
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,6 +86,27 @@ func TestReadShippedStudies(t *testing.T) {
 	}
 	if len(pts) != 16 || meta.Images != 1000 || meta.Backend != "onnxruntime" || meta.BDIAGamma != 0.96 {
 		t.Errorf("reconstruction.json: %d points (want 4 samplers × N = 10, 20, 50, 100), %+v", len(pts), meta)
+	}
+	// Its Fréchet grid, merged from 20 shards, draws O-BELM's N = 20 samples from the same
+	// noises as the acceptance run in belm-N20, so it must repeat that distance. Not bit for
+	// bit: ONNX Runtime's threaded float32 sums may differ between runs, and a sample's 8-bit
+	// quantisation turns such a difference into a whole grey level now and then. Measured:
+	// 5.326156216 against 5.326154791 (2.7e-7 relative); 1e-5 leaves room for other thread counts.
+	pts, meta, err = ReadStudy(filepath.Join(dir, "..", "frechet.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pts) != 16 || meta.Samples != 5000 || meta.EDICTP != 0.97 || meta.BDIAGamma != 0.1 || meta.DataFloor == nil {
+		t.Errorf("frechet.json: %d points (want 4 samplers × N = 10, 20, 50, 100), %+v", len(pts), meta)
+	}
+	acceptance, _, err := ReadStudy(filepath.Join(dir, "..", "belm-N20", "frechet.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pt := range pts {
+		if pt.Sampler == "belm" && pt.N == 20 && math.Abs(pt.Value-acceptance[0].Value) > 1e-5*acceptance[0].Value {
+			t.Errorf("O-BELM N = 20: the grid has %.6g, the acceptance run %.6g (same noises)", pt.Value, acceptance[0].Value)
+		}
 	}
 }
 
