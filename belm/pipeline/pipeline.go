@@ -240,6 +240,18 @@ func (p *Pipeline) Grid(n int) (*belm.Grid, error) {
 	return p.Schedule.Grid(n)
 }
 
+// SetClipSample turns DDIM's x̂₀ clipping when sampling on or off (clip_sample; the range
+// stays clip_sample_range, 1 when unset). Samplers made afterwards follow it. It sets the
+// scheduler configuration and the schedule's copy, which is the one Sampler reads: setting
+// p.Scheduler.ClipSample alone changes nothing that samples.
+func (p *Pipeline) SetClipSample(on bool) {
+	p.Scheduler.ClipSample = on
+	if p.Scheduler.ClipSampleRange == 0 {
+		p.Scheduler.ClipSampleRange = 1
+	}
+	p.Schedule.Config.ClipSample, p.Schedule.Config.ClipSampleRange = on, p.Scheduler.ClipSampleRange
+}
+
 // Sampler parses a --sampler_type name (belm.ParseSampler) and configures it for the
 // pipeline's scheduler (belm.ScheduleAware): with sampling true, ddim is the DDIMPipeline's
 // DDIM, which clips x̂₀ when the scheduler config says clip_sample (as the reference

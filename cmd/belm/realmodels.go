@@ -79,10 +79,7 @@ func (m *modelFlags) load() (*pipeline.Pipeline, error) {
 		return nil, err
 	}
 	if *m.clipSample != "config" {
-		p.Scheduler.ClipSample = *m.clipSample == "true"
-		if p.Scheduler.ClipSampleRange == 0 {
-			p.Scheduler.ClipSampleRange = 1
-		}
+		p.SetClipSample(*m.clipSample == "true")
 	}
 	if !m.quiet {
 		fmt.Fprintf(os.Stderr, "model %s (%s: %s), %d parameters, %d×%d×%d, %s on %s, loaded in %s\n",
