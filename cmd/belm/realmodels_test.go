@@ -150,6 +150,30 @@ func TestSampleCommand(t *testing.T) {
 	noTempFiles(t, out)
 }
 
+// --clip_sample reaches the sampler: DDIM's samples with "false" differ from those with
+// "true" (the tiny model's x̂₀ leaves [−1, 1] at the first steps), and "config" is "true" here
+// (its scheduler config clips). Until 2026-12-04 the flag set a copy of the config that DDIM
+// does not read, and "false" sampled with clipping.
+func TestClipSampleFlag(t *testing.T) {
+	model := tinyModel(t)
+	grid := map[string]string{}
+	for _, c := range []string{"config", "true", "false"} {
+		out := filepath.Join(t.TempDir(), c)
+		capture(t, func() error {
+			return runSample([]string{"--model_id", model, "--sampler_type", "ddim", "--num_inference_steps", "3", "--batch_size", "2",
+				"--clip_sample", c, "--save_dir", out, "--quiet"})
+		})
+		b, err := os.ReadFile(filepath.Join(out, "ddim_inference3_seed1_grid.png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		grid[c] = string(b)
+	}
+	if grid["config"] != grid["true"] || grid["true"] == grid["false"] {
+		t.Errorf("--clip_sample: config = true %v (want yes), true = false %v (want no)", grid["config"] == grid["true"], grid["true"] == grid["false"])
+	}
+}
+
 // gridTile returns the 8-bit RGB pixels (side×side×3, row-major) of the tile at row i,
 // column j of an interpolation grid PNG of rows×cols images of side×side pixels, as
 // viz.InterpolationGrid lays them out without row labels: 2-pixel padding around tiles of
