@@ -66,7 +66,9 @@ type Pipeline struct {
 	UNet        *unet.UNet
 	Codec       Codec
 	Conditioner Conditioner // nil: unconditional
-	Scheduler   belm.SchedulerConfig
+	// Scheduler is the scheduler configuration as loaded, equal to Schedule.Config, the copy
+	// samplers read: writing a field here changes no sampler (SetClipSample sets both).
+	Scheduler belm.SchedulerConfig
 	// SchedulerDefaulted is true when the model folder had no scheduler_config.json and
 	// the DDPM configuration of google/ddpm-cifar10-32 was used.
 	SchedulerDefaulted bool
