@@ -108,6 +108,28 @@ func TestReadShippedStudies(t *testing.T) {
 			t.Errorf("O-BELM N = 20: the grid has %.6g, the acceptance run %.6g (same noises)", pt.Value, acceptance[0].Value)
 		}
 	}
+	// DDIM without x̂₀ clipping on the same noises. While --clip_sample had no effect, this run
+	// repeated the clipped column digit for digit; clipping changes every sample, so the two
+	// must differ at every N (measured: by 1.0–4.7), and the card's finding is that clipping
+	// makes DDIM worse at N = 100 (10.55 clipped against 5.89).
+	clipped := map[int]float64{}
+	for _, pt := range pts {
+		if pt.Sampler == "ddim" {
+			clipped[pt.N] = pt.Value
+		}
+	}
+	unclipped, _, err := ReadStudy(filepath.Join(dir, "..", "ddim-noclip", "frechet.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(unclipped) != 4 {
+		t.Errorf("ddim-noclip/frechet.json: %d points, want N = 10, 20, 50, 100", len(unclipped))
+	}
+	for _, pt := range unclipped {
+		if c := clipped[pt.N]; pt.Sampler != "ddim" || math.Abs(pt.Value-c) < 0.01*c || (pt.N == 100 && pt.Value > c) {
+			t.Errorf("%s N = %d unclipped %.4g, clipped %.4g: want different, and unclipped better at N = 100", pt.Sampler, pt.N, pt.Value, c)
+		}
+	}
 }
 
 // The latent reconstruction figure draws the summaries' latent MSE per sampler and N and
