@@ -5,10 +5,10 @@
 #
 # STUDY is one of
 #   recon      belm reconstruct: 1,000 test images, N = 10, 20, 50, 100, all four samplers  (~1.8 h on 2 Zen 4 cores)
-#   frechet    belm frechet: 5,000 samples per sampler and N = 10, 20, 50, 100, data floor  (~5.8 h)
+#   frechet    belm frechet: 5,000 samples per sampler and N = 10, 20, 50, 100, data floor  (~4.7 h)
 #   frechet2   the same at N = 10, 20 ($STEPS2) on disjoint noises (--seed 100000): the Fréchet distance's
-#              sampling error at 5,000 samples                                              (~45 min)
-#   noclip     DDIM without x̂₀ clipping, N = 10, 20, 50, 100                                (~55 min)
+#              sampling error at 5,000 samples                                              (~50 min)
+#   noclip     DDIM without x̂₀ clipping, N = 10, 20, 50, 100                                (~56 min)
 #   interp     belm interpolate (O-BELM, N = 50, test images 0–7 in pairs)                    (minutes)
 #
 # Each study is cut into $SHARDS shards (`--shard i/n`: the same noises and images as one run). A shard's
@@ -17,7 +17,7 @@
 # writes the study's tables and figures where notebook 06 and the model card read them: reconstruction.* and
 # frechet.* in $RESULTS, then $RESULTS/frechet-disjoint, $RESULTS/ddim-noclip, $RESULTS/interpolation (move the
 # previous model's results aside first: the card keeps them for comparison). With --budget, no
-# new shard starts after MINUTES (a shard of the Fréchet study takes ~17 min at SHARDS=20). An interrupted
+# new shard starts after MINUTES (a shard of the Fréchet study takes 11–18.5 min at SHARDS=20). An interrupted
 # shard leaves nothing behind and is redone. Shards of a study made from other weights are refused.
 #
 # Environment: BELM (the belm binary; default: built here with -tags onnx), BACKEND (onnx), MODEL
