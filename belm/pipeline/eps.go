@@ -135,7 +135,7 @@ func (p *Pipeline) EpsOut(x, t, context *tensors.Tensor) (out, eps *tensors.Tens
 	if sp, ok := p.Net.(belm.StoreProvider); ok && sp.Store() != nil {
 		store = sp.Store()
 	}
-	pt := p.Scheduler.PredictionType
+	pt := p.Schedule.Config.PredictionType
 	exec, err := model.NewExec(p.Runner.Backend(), store, func(scope *model.Scope, in []*graph.Node) []*graph.Node {
 		var c *graph.Node
 		if len(in) > 4 {
@@ -175,8 +175,8 @@ func (p *Pipeline) timeLevels(tt *tensors.Tensor) (alpha, sigma *tensors.Tensor,
 	a, s := make([]float64, len(tv)), make([]float64, len(tv))
 	for i, t := range tv {
 		k := int(math.Round(t))
-		if k < 0 || k >= len(p.Schedule.AlphasCumprod) || float64(k) != t && p.Scheduler.PredictionType != "epsilon" {
-			return nil, nil, fmt.Errorf("timestep %g: a %s model's output converts to ε at integral timesteps in [0, %d)", t, p.Scheduler.PredictionType, len(p.Schedule.AlphasCumprod))
+		if k < 0 || k >= len(p.Schedule.AlphasCumprod) || float64(k) != t && p.Schedule.Config.PredictionType != "epsilon" {
+			return nil, nil, fmt.Errorf("timestep %g: a %s model's output converts to ε at integral timesteps in [0, %d)", t, p.Schedule.Config.PredictionType, len(p.Schedule.AlphasCumprod))
 		}
 		lv := p.Schedule.Level(k)
 		a[i], s[i] = lv.Alpha, lv.Sigma

@@ -83,8 +83,8 @@ func TestNewModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.UNet != nil || p.Channels() != 1 || p.SampleSize() != 2 || p.Size(3) != 12 || p.Scheduler.Float32 {
-		t.Errorf("pipeline: UNet %v, %d channels, side %d, %d values for 3, float32 schedule %v", p.UNet, p.Channels(), p.SampleSize(), p.Size(3), p.Scheduler.Float32)
+	if p.UNet != nil || p.Channels() != 1 || p.SampleSize() != 2 || p.Size(3) != 12 || p.Schedule.Config.Float32 {
+		t.Errorf("pipeline: UNet %v, %d channels, side %d, %d values for 3, float32 schedule %v", p.UNet, p.Channels(), p.SampleSize(), p.Size(3), p.Schedule.Config.Float32)
 	}
 	e1, e2 := p.EstimateBytes(1), p.EstimateBytes(2)
 	want := 16 * 4 * 8 * allocatorSlack * heapFactor(p.Runner.Backend())

@@ -66,14 +66,13 @@ type Pipeline struct {
 	UNet        *unet.UNet
 	Codec       Codec
 	Conditioner Conditioner // nil: unconditional
-	// Scheduler is the scheduler configuration as loaded, equal to Schedule.Config, the copy
-	// samplers read: writing a field here changes no sampler (SetClipSample sets both).
-	Scheduler belm.SchedulerConfig
 	// SchedulerDefaulted is true when the model folder had no scheduler_config.json and
 	// the DDPM configuration of google/ddpm-cifar10-32 was used.
 	SchedulerDefaulted bool
-	Schedule           *belm.Schedule
-	Runner             *belm.Runner
+	// Schedule is ᾱ of the scheduler configuration; Schedule.Config is that configuration
+	// (defaults filled in), the one place the pipeline and its samplers read it from.
+	Schedule *belm.Schedule
+	Runner   *belm.Runner
 
 	epsExec *model.Exec
 }
@@ -147,7 +146,7 @@ func New(m belm.Model, sc belm.SchedulerConfig, o Options) (*Pipeline, error) {
 		return nil, err
 	}
 	u, _ := m.(*unet.UNet)
-	return &Pipeline{Net: m, UNet: u, Codec: codec, Conditioner: o.Conditioner, Scheduler: sc, Schedule: sched, Runner: r}, nil
+	return &Pipeline{Net: m, UNet: u, Codec: codec, Conditioner: o.Conditioner, Schedule: sched, Runner: r}, nil
 }
 
 // codecFor is the given codec, or the identity on the image shape of m's UNet config.
@@ -236,22 +235,20 @@ func (p *Pipeline) Grid(n int) (*belm.Grid, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("--num_inference_steps must be ≥ 1, got %d", n)
 	}
-	if n > p.Scheduler.NumTrainTimesteps {
-		return nil, fmt.Errorf("--num_inference_steps %d exceeds the model's %d training timesteps", n, p.Scheduler.NumTrainTimesteps)
+	if n > p.Schedule.Config.NumTrainTimesteps {
+		return nil, fmt.Errorf("--num_inference_steps %d exceeds the model's %d training timesteps", n, p.Schedule.Config.NumTrainTimesteps)
 	}
 	return p.Schedule.Grid(n)
 }
 
 // SetClipSample turns DDIM's x̂₀ clipping when sampling on or off (clip_sample; the range
-// stays clip_sample_range, 1 when unset). Samplers made afterwards follow it. It sets the
-// scheduler configuration and the schedule's copy, which is the one Sampler reads: setting
-// p.Scheduler.ClipSample alone changes nothing that samples.
+// stays clip_sample_range, 1 when unset). Samplers made afterwards follow it.
 func (p *Pipeline) SetClipSample(on bool) {
-	p.Scheduler.ClipSample = on
-	if p.Scheduler.ClipSampleRange == 0 {
-		p.Scheduler.ClipSampleRange = 1
+	c := &p.Schedule.Config
+	c.ClipSample = on
+	if c.ClipSampleRange == 0 {
+		c.ClipSampleRange = 1
 	}
-	p.Schedule.Config.ClipSample, p.Schedule.Config.ClipSampleRange = on, p.Scheduler.ClipSampleRange
 }
 
 // Sampler parses a --sampler_type name (belm.ParseSampler) and configures it for the

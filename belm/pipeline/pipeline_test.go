@@ -47,7 +47,7 @@ func TestPipeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Model.Source != "cache" || p.SchedulerDefaulted || !p.Scheduler.ClipSample || p.SampleSize() != 8 || p.Channels() != 3 {
+	if p.Model.Source != "cache" || p.SchedulerDefaulted || !p.Schedule.Config.ClipSample || p.SampleSize() != 8 || p.Channels() != 3 {
 		t.Fatalf("pipeline: %+v", p)
 	}
 	ddim, _ := p.Sampler("ddim", belm.DefaultSamplerOptions, true)
@@ -186,7 +186,7 @@ func TestSetAlphaToOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	off := false
-	sc := p.Scheduler
+	sc := p.Schedule.Config
 	sc.SetAlphaToOne = &off
 	q, err := New(p.UNet, sc, Options{DType: dtypes.Float64})
 	if err != nil {

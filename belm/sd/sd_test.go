@@ -54,7 +54,7 @@ func TestLoadTiny(t *testing.T) {
 	if !IsStableDiffusion(m.Hub) || m.Pipeline.SampleSize() != 128 || m.Pipeline.LatentShape()[1] != 16 {
 		t.Fatalf("tiny SD: image %v, latent %v", m.Pipeline.ImageShape(), m.Pipeline.LatentShape())
 	}
-	sc := m.Pipeline.Scheduler
+	sc := m.Pipeline.Schedule.Config
 	if sc.TimestepSpacing != "linspace" || sc.SetAlphaToOne == nil || *sc.SetAlphaToOne || sc.BetaSchedule != "scaled_linear" {
 		t.Errorf("scheduler %+v: want the reference SD scripts' DDIM (linspace, set_alpha_to_one false, scaled_linear)", sc)
 	}
@@ -238,8 +238,8 @@ func TestVPrediction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Pipeline.Scheduler.PredictionType != "v_prediction" {
-		t.Fatalf("prediction type %q", m.Pipeline.Scheduler.PredictionType)
+	if m.Pipeline.Schedule.Config.PredictionType != "v_prediction" {
+		t.Fatalf("prediction type %q", m.Pipeline.Schedule.Config.PredictionType)
 	}
 	c, err := m.Conditioning("a photo", "", 2)
 	if err != nil {

@@ -40,7 +40,7 @@ func DenoisingError(ctx context.Context, p *pipeline.Pipeline, cfg DenoisingConf
 	if n == 0 || bs < 1 || len(cfg.Timesteps) == 0 {
 		return nil, fmt.Errorf("denoising error: want images (%d), a batch size (%d) and timesteps (%d)", n, bs, len(cfg.Timesteps))
 	}
-	if pt := p.Scheduler.PredictionType; pt != "" && pt != "epsilon" {
+	if pt := p.Schedule.Config.PredictionType; pt != "" && pt != "epsilon" {
 		return nil, fmt.Errorf("denoising error: the model predicts %q, this measures ε-prediction (\"epsilon\")", pt)
 	}
 	T := len(p.Schedule.AlphasCumprod)

@@ -288,7 +288,7 @@ type epsFunc func(x []float64, net belm.Level) ([]float64, error)
 // newEpsFunc compiles p's network for latents of batch images at per-call network times
 // (T, α, σ as inputs: one graph for every level), unconditional, in p's dtype.
 func newEpsFunc(p *pipeline.Pipeline, batch int) (epsFunc, error) {
-	if pt := p.Scheduler.PredictionType; pt != "" && pt != "epsilon" {
+	if pt := p.Schedule.Config.PredictionType; pt != "" && pt != "epsilon" {
 		return nil, fmt.Errorf("edict study: the model predicts %q; the study reads ε_θ directly and needs an epsilon model", pt)
 	}
 	if p.Conditioner != nil {

@@ -167,7 +167,7 @@ func predictX0(p *pipeline.Pipeline, z []float64, batch int, lv, net belm.Level)
 		return nil, err
 	}
 	x0 := make([]float64, len(z))
-	switch pt := p.Scheduler.PredictionType; pt {
+	switch pt := p.Schedule.Config.PredictionType; pt {
 	case "", "epsilon":
 		for i := range x0 {
 			x0[i] = (z[i] - lv.Sigma*y[i]) / lv.Alpha

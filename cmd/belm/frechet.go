@@ -149,7 +149,7 @@ func (f *frechetFlags) config(p *pipeline.Pipeline) (study.FrechetConfig, freche
 		return cfg, frechetSettings{}, err
 	}
 	set := frechetSettings{ModelID: f.mf.modelID, Backend: p.Runner.Backend().Name(), DType: p.DType().String(), Classifier: *f.classifier,
-		ClassifierAccuracy: c.Meta["test_accuracy"], Gamma: f.mf.gamma, P: f.mf.p, ClipSample: p.Scheduler.ClipSample, Seed: *f.seed,
+		ClassifierAccuracy: c.Meta["test_accuracy"], Gamma: f.mf.gamma, P: f.mf.p, ClipSample: p.Schedule.Config.ClipSample, Seed: *f.seed,
 		BatchSize: *f.batch, NumSamples: *f.num, NumReference: *f.numRef, Samplers: samplerNames(sams), Steps: *f.steps}
 	cfg = study.FrechetConfig{Samplers: sams, Steps: *f.steps, NumSamples: *f.num, BatchSize: *f.batch, Seed: *f.seed, Features: c,
 		Reference: testSet.Float32(seq(min(*f.numRef, testSet.Len())), 0), Floor: trainSet.Float32(seq(min(*f.num, trainSet.Len())), 0),

@@ -489,7 +489,7 @@ func runEps(args []string) error {
 	if err != nil {
 		return err
 	}
-	T := p.Scheduler.NumTrainTimesteps
+	T := p.Schedule.Config.NumTrainTimesteps
 	for i, v := range tv {
 		if !(v >= 0 && v <= float64(T-1)) {
 			return fmt.Errorf("%s: %s[%d] = %g is not a timestep of the model: network times lie in [0, %d] (num_train_timesteps %d)", *in, *tName, i, v, T-1, T)
@@ -514,7 +514,7 @@ func runEps(args []string) error {
 		return fmt.Errorf("%w for finite inputs: the weights of %s may hold NaN or Inf, or be in another format than their config says (nothing written)", err, mf.modelID)
 	}
 	meta := map[string]string{"model_id": mf.modelID, "dtype": dt.String(), "backend": p.Runner.Backend().Name(), "input": *in,
-		"prediction_type": p.Scheduler.PredictionType}
+		"prediction_type": p.Schedule.Config.PredictionType}
 	if err := writeEps(*out, map[string]*tensors.Tensor{"out": raw, "eps": eps}, dt, meta); err != nil {
 		return err
 	}
