@@ -328,3 +328,35 @@ func TestLossCommand(t *testing.T) {
 		t.Errorf("timestep 1000: %v", err)
 	}
 }
+
+// belm edict on the shipped model (4 samples, N = 10, go): the card's EDICT finding, headless.
+// Invertible Eq. 9 at p = 0.97 ends far from the data (measured x₀ std 3.14 against DDIM's
+// 0.58 here, 3.25 vs 0.66 on 64 samples; chains' final gap 8.03), the reference's ε(x)
+// variant samples like DDIM (std 0.52, gap 1.11), and at p = 1 that variant is DDIM: both
+// chains take DDIM's update, so x₀ equals DDIM's (measured 0; 1e-6 allows float32 reordering).
+func TestEDICTCommand(t *testing.T) {
+	needFashionMNIST(t)
+	res, err := edictStudy([]string{"--model_id", fashionModel, "--num_inference_steps", "10", "--batch_size", "4",
+		"--edict_p_values", "0.97,1", "--quiet"})
+	if err != nil || len(res.Runs) != 4 {
+		t.Fatalf("%v: %d runs, want 4", err, len(res.Runs))
+	}
+	for _, r := range res.Runs {
+		s := r.Summary
+		t.Logf("p %g %s: x0 std %.3g (DDIM %.3g), gap %.3g, from DDIM %.3g", s.P, s.Variant, s.X0Std, s.DDIMX0Std, s.Gap0, s.FromDDIM)
+		switch {
+		case s.Samples != 4 || s.N != 10 || len(r.Steps) != 10:
+			t.Errorf("%+v: want 4 samples, N = 10 and its 10 steps (got %d)", s, len(r.Steps))
+		case s.P == 0.97 && s.Variant == "eq9" && !(s.X0Std > 3*s.DDIMX0Std && s.Gap0 > 5):
+			t.Errorf("Eq. 9, p 0.97: x0 std %.3g (DDIM %.3g), gap %.3g; want noise: > 3× DDIM's std, gap > 5", s.X0Std, s.DDIMX0Std, s.Gap0)
+		case s.P == 0.97 && s.Variant == "eps_x" && !(math.Abs(s.X0Std/s.DDIMX0Std-1) < 0.25 && s.Gap0 < 2):
+			t.Errorf("ε(x) variant, p 0.97: x0 std %.3g (DDIM %.3g), gap %.3g; want DDIM's std within 25 %%, gap < 2", s.X0Std, s.DDIMX0Std, s.Gap0)
+		case s.P == 1 && s.Variant == "eps_x" && !(s.FromDDIM <= 1e-6):
+			t.Errorf("ε(x) variant, p 1: %.3g from DDIM's x0, want 0", s.FromDDIM)
+		}
+	}
+	err = runEDICT([]string{"--model_id", fashionModel, "--edict_p_values", "0.97,1.5", "--quiet"})
+	if err == nil || !strings.Contains(err.Error(), `"1.5" is not a mixing p in (0, 1]`) {
+		t.Errorf("p 1.5: %v", err)
+	}
+}
